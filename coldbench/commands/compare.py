@@ -1,0 +1,110 @@
+"""`coldbench compare BASE_RUN NEW_RUN`: the regression gate.
+
+Exit status: 0 nothing regressed, 1 something regressed, 2 usage error or unreadable run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from coldbench.errors import ConfigError, StorageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from coldbench.compare import CompareConfig
+
+FORMATS = ("terminal", "markdown", "json", "junit")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `compare` subcommand."""
+    parser = subparsers.add_parser(
+        "compare", help="compare two runs; exit 1 when the new run regressed",
+        description="Per target, cold/warm p50/p90/p99, cold-start rate, keep-alive estimate "
+                    "and error rate: a change counts only when it is significant and beyond "
+                    "the minimum effect.",
+    )
+    parser.add_argument("base", type=Path, metavar="BASE_RUN", help="baseline run directory")
+    parser.add_argument("new", type=Path, metavar="NEW_RUN", help="run directory to judge")
+    parser.add_argument("--format", choices=FORMATS, default="terminal", help="output format")
+    parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
+                        help="write the report to FILE (the terminal still gets the headline)")
+    parser.add_argument("--min-effect", action="append", default=[], metavar="KEY=FACTOR",
+                        help="minimum ratio that counts, per metric (cold.p99=1.2, p99=20%%, "
+                             "keep_alive=1.5); repeat; default x1.10")
+    parser.add_argument("--default-min-effect", type=float, default=None, metavar="FACTOR",
+                        help="minimum ratio for metrics without --min-effect (default 1.10)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="significance level per test (default 0.0005)")
+    parser.add_argument("--min-delta-ms", type=float, default=None, metavar="MS",
+                        help="latency changes smaller than this never count (default 1)")
+    parser.add_argument("--target", action="append", default=None, metavar="NAME",
+                        help="compare only this target (repeat)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace) -> CompareConfig:
+    """Turn the flags into a CompareConfig; ConfigError names the flag that is wrong."""
+    from coldbench.compare import CompareConfig, parse_min_effects
+
+    fields: dict[str, object] = {"min_effect": parse_min_effects(args.min_effect),
+                                 "seed": args.seed}
+    if args.default_min_effect is not None:
+        if not args.default_min_effect > 1.0:
+            raise ConfigError("--default-min-effect: must be a factor above 1, e.g. 1.10")
+        fields["default_min_effect"] = args.default_min_effect
+    if args.alpha is not None:
+        if not 0.0 < args.alpha < 1.0:
+            raise ConfigError("--alpha: must be between 0 and 1, e.g. 0.001")
+        fields["alpha"] = args.alpha
+    if args.min_delta_ms is not None:
+        if args.min_delta_ms < 0:
+            raise ConfigError("--min-delta-ms: must be >= 0")
+        fields["min_delta_ms"] = args.min_delta_ms
+    return CompareConfig(**fields)  # type: ignore[arg-type]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute `compare`: load both runs, compare, write the report; exit 0/1 (2 via errors)."""
+    from coldbench import compare_format
+    from coldbench.compare import compare_runs
+    from coldbench.store import load_manifest, load_run
+
+    config = build_config(args)
+    base_manifest, new_manifest = load_manifest(args.base), load_manifest(args.new)
+    result = compare_runs(load_run(args.base), load_run(args.new), config,
+                          base_manifest=base_manifest, new_manifest=new_manifest,
+                          targets=args.target, base_name=str(args.base), new_name=str(args.new))
+    if not result.comparisons:
+        raise ConfigError(f"compare: no target measured in both {args.base} and {args.new}"
+                          + (" (check --target)" if args.target else ""))
+    to_tty = args.output is None and sys.stdout.isatty()
+    width = shutil.get_terminal_size((120, 40)).columns if to_tty else 120
+    text = {
+        "terminal": lambda r: compare_format.format_terminal(r, width=width, color=to_tty),
+        "markdown": compare_format.format_markdown,
+        "json": compare_format.format_json,
+        "junit": compare_format.format_junit,
+    }[args.format](result)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        save_text(args.output, text)
+        print(f"{compare_format.format_headline(result)}; report: {args.output}")
+    if args.format != "terminal":
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    return result.exit_status
+
+
+def save_text(path: Path, text: str) -> None:
+    """Write a report file, turning OS errors into one-line StorageErrors."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror or exc}; choose another -o") from exc

@@ -1,0 +1,399 @@
+"""Regression gate: compare two runs metric by metric and decide regressed/improved/unchanged.
+
+Per target, for cold and warm latencies (p50, p90, p99) and per target for the cold-start rate,
+the error rate and the keep-alive estimate, `compare_runs` reports both values, the ratio
+new/base with an interval, a p-value and a verdict.
+
+A change counts only when it is *significant* and *large* (asv's rule, not a bare percentage):
+
+- significant: the test rejects at `alpha` (Mann-Whitney U for latencies, Fisher's exact test for
+  rates, a z-test on the log ratio for the keep-alive) **and** the interval of the ratio
+  (`ci_level`, 99%; seeded bootstrap for latencies and rates) excludes 1. Requiring both keeps a
+  median shift from flagging a p99 whose own interval is wide, and a wide-tailed p99 from
+  flagging alone.
+- large: the ratio is beyond the metric's minimum effect (default x1.10; shorter keep-alive is
+  worse, so there the ratio must fall below 1/x), and latency changes also exceed `min_delta_ms`
+  (loopback latencies of a few ms drift by more than 10% between nights for no reason).
+
+Pure: DataFrames and manifests in, dataclasses out; no files, no clock.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from coldbench.errors import ConfigError
+from coldbench.keepalive import KeepAliveEstimate, compute_keep_alive_estimate
+from coldbench.stats import compute_percentile, draw_bootstrap_quantiles
+
+PERCENTILES: dict[str, float] = {"p50": 50.0, "p90": 90.0, "p99": 99.0}
+LATENCY_LABELS = ("cold", "warm")
+RATE_METRICS = ("cold_rate", "error_rate")
+VERDICTS = ("regressed", "improved", "unchanged", "insufficient")
+DEFAULT_MIN_EFFECT = 1.10
+MIN_GROUP_SIZE = 5  # fewer samples than this in either run: no verdict
+
+
+@dataclass(frozen=True, slots=True)
+class CompareConfig:
+    """Knobs of the gate; every comparison is reproducible from these and the two runs."""
+
+    min_effect: Mapping[str, float] = field(default_factory=dict)  # "cold.p99" or "p99" -> x
+    default_min_effect: float = DEFAULT_MIN_EFFECT
+    # Per test. Five test families per target (cold, warm, cold rate, keep-alive, errors), so an
+    # unchanged target raises a false alarm on at most 5 x 0.0005 = 0.25% of nights (Bonferroni);
+    # measured on simulated unchanged pairs: 2 in 2,500. asv uses 0.002 per benchmark.
+    alpha: float = 0.0005
+    ci_level: float = 0.99
+    n_boot: int = 2000
+    seed: int = 0
+    min_delta_ms: float = 1.0
+
+    def effect_for(self, key: str) -> float:
+        """Minimum effect for `key`: exact key, then the metric alone ("p99"), then default."""
+        metric = key.split(".", 1)[-1]
+        return self.min_effect.get(key, self.min_effect.get(metric, self.default_min_effect))
+
+
+@dataclass(frozen=True, slots=True)
+class MetricComparison:
+    """One metric of one target in both runs, with the evidence for its verdict."""
+
+    target: str
+    key: str  # "cold.p99", "warm.p50", "cold_rate", "error_rate", "keep_alive"
+    unit: str  # "ms" | "fraction" | "s"
+    higher_is_worse: bool
+    base_value: float | None
+    new_value: float | None
+    base_n: int
+    new_n: int
+    ratio: float | None  # new / base
+    ratio_low: float | None
+    ratio_high: float | None
+    p_value: float | None
+    test: str
+    min_effect: float
+    verdict: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CompareResult:
+    """All comparisons of two runs plus warnings (environment differences, missing targets)."""
+
+    comparisons: tuple[MetricComparison, ...]
+    warnings: tuple[str, ...]
+    config: CompareConfig
+    base_name: str = "base"  # how reports name the runs (their paths, from the CLI)
+    new_name: str = "new"
+
+    @property
+    def regressed(self) -> tuple[MetricComparison, ...]:
+        """The comparisons whose verdict is `regressed`."""
+        return tuple(c for c in self.comparisons if c.verdict == "regressed")
+
+    @property
+    def exit_status(self) -> int:
+        """1 when anything regressed, else 0 (the CLI's contract)."""
+        return 1 if self.regressed else 0
+
+
+# --- selecting samples ---------------------------------------------------------------------
+
+def user_samples(frame: pd.DataFrame, target: str | None = None) -> pd.DataFrame:
+    """User-phase samples (not warming/forcing probes), optionally of one target."""
+    rows = frame[frame["phase"].fillna("user") == "user"]
+    return rows if target is None else rows[rows["target"] == target]
+
+
+def select_latencies_ms(frame: pd.DataFrame, label: str) -> np.ndarray:
+    """Latencies of successful user samples with `label` ("all" = every label)."""
+    rows = frame[frame["error"].isna()]
+    if label != "all":
+        rows = rows[rows["label"] == label]
+    values = rows["latency_ms"].to_numpy(dtype=float)
+    return values[np.isfinite(values)]
+
+
+def count_cold(frame: pd.DataFrame) -> tuple[int, int]:
+    """(cold, labelled) among successful samples; `unknown` labels are left out."""
+    labels = frame.loc[frame["error"].isna(), "label"]
+    return int((labels == "cold").sum()), int(labels.isin(["cold", "warm"]).sum())
+
+
+def count_errors(frame: pd.DataFrame) -> tuple[int, int]:
+    """(errors, all) samples."""
+    return int(frame["error"].notna().sum()), len(frame)
+
+
+def select_idle_gaps(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(gap_s, is_cold) of successful samples labelled cold or warm, for the keep-alive fit."""
+    rows = frame[frame["error"].isna() & frame["label"].isin(["cold", "warm"])]
+    return rows["gap_s"].to_numpy(dtype=float), (rows["label"] == "cold").to_numpy(dtype=bool)
+
+
+# --- statistics ----------------------------------------------------------------------------
+
+def derive_rng(seed: int, *parts: str) -> np.random.Generator:
+    """A generator seeded by `seed` and a stable hash of `parts` (not Python's salted hash)."""
+    return np.random.default_rng([seed, zlib.crc32("/".join(parts).encode())])
+
+
+def ratio_interval(ratios: np.ndarray, level: float) -> tuple[float | None, float | None]:
+    """Percentile interval of bootstrap ratios (no interpolation, so infinities stay exact)."""
+    finite_or_inf = ratios[~np.isnan(ratios)]
+    if finite_or_inf.size < 0.9 * ratios.size or finite_or_inf.size == 0:
+        return None, None
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(finite_or_inf, [tail, 1.0 - tail], method="inverted_cdf")
+    return float(low), float(high)
+
+
+def safe_ratio(new: np.ndarray | float, base: np.ndarray | float) -> np.ndarray:
+    """new / base with 0/0 = 1 and x/0 = inf: "no errors in either run" is no change."""
+    new_a, base_a = np.asarray(new, dtype=float), np.asarray(base, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = new_a / base_a
+    return np.where((new_a == 0) & (base_a == 0), 1.0, ratio)
+
+
+def decide_verdict(ratio: float | None, low: float | None, high: float | None,
+                   p_value: float | None, *, min_effect: float, alpha: float,
+                   higher_is_worse: bool = True, big_enough: bool = True) -> str:
+    """regressed / improved / unchanged / insufficient, by significance and minimum effect."""
+    if ratio is None or low is None or high is None or p_value is None or np.isnan(ratio):
+        return "insufficient"
+    significant = p_value < alpha and (low > 1.0 or high < 1.0)
+    if not (significant and big_enough):
+        return "unchanged"
+    up, down = ratio >= min_effect, ratio <= 1.0 / min_effect
+    if up or down:
+        return "regressed" if up == higher_is_worse else "improved"
+    return "unchanged"
+
+
+# --- metric families -----------------------------------------------------------------------
+
+def compare_latencies(target: str, label: str, base: np.ndarray, new: np.ndarray,
+                      config: CompareConfig) -> list[MetricComparison]:
+    """p50/p90/p99 of one target x label: bootstrap ratio intervals and a Mann-Whitney U test.
+
+    Percentiles are coldbench.stats' order statistics (the report's definition); the bootstrap
+    draws each replicate's order statistic exactly from a Beta distribution (no resampling)."""
+    keys = [f"{label}.{name}" for name in PERCENTILES]
+    if base.size < MIN_GROUP_SIZE or new.size < MIN_GROUP_SIZE:
+        note = f"fewer than {MIN_GROUP_SIZE} {label} samples in a run"
+        return [_insufficient(target, key, "ms", base.size, new.size, config, note) for key in keys]
+    rng = derive_rng(config.seed, target, label)
+    base_sorted, new_sorted = np.sort(base), np.sort(new)
+    p_value = float(stats.mannwhitneyu(new, base, alternative="two-sided").pvalue)
+    out = []
+    for key, q in zip(keys, PERCENTILES.values(), strict=True):
+        base_q = compute_percentile(base_sorted, q / 100).value
+        new_q = compute_percentile(new_sorted, q / 100).value
+        ratios = safe_ratio(draw_bootstrap_quantiles(new_sorted, q / 100, config.n_boot, rng),
+                            draw_bootstrap_quantiles(base_sorted, q / 100, config.n_boot, rng))
+        low, high = ratio_interval(ratios, config.ci_level)
+        ratio = float(safe_ratio(new_q, base_q))
+        big = abs(new_q - base_q) >= config.min_delta_ms
+        effect = config.effect_for(key)
+        verdict = decide_verdict(ratio, low, high, p_value, min_effect=effect,
+                                 alpha=config.alpha, big_enough=big)
+        out.append(MetricComparison(
+            target, key, "ms", True, base_q, new_q, int(base.size), int(new.size), ratio, low,
+            high, p_value, "mann-whitney-u", effect, verdict,
+            _percentile_note(key, min(base.size, new.size))))
+    return out
+
+
+def _percentile_note(key: str, n: int) -> str:
+    """Warn when a tail percentile rests on too few samples to be more than the maximum."""
+    q = PERCENTILES[key.split(".")[1]]
+    return f"{key} from {n} samples is near the maximum" if n * (100 - q) / 100 < 1 else ""
+
+
+def compare_rate(target: str, key: str, base: tuple[int, int], new: tuple[int, int],
+                 config: CompareConfig) -> MetricComparison:
+    """A proportion (cold or error rate): Fisher's exact test and a bootstrap ratio interval."""
+    (base_k, base_n), (new_k, new_n) = base, new
+    if base_n == 0 or new_n == 0:
+        return _insufficient(target, key, "fraction", base_n, new_n, config, "no samples")
+    base_rate, new_rate = base_k / base_n, new_k / new_n
+    p_value = float(stats.fisher_exact([[new_k, new_n - new_k], [base_k, base_n - base_k]])[1])
+    rng = derive_rng(config.seed, target, key)
+    base_boot = rng.binomial(base_n, base_rate, size=config.n_boot) / base_n
+    new_boot = rng.binomial(new_n, new_rate, size=config.n_boot) / new_n
+    low, high = ratio_interval(safe_ratio(new_boot, base_boot), config.ci_level)
+    ratio = float(safe_ratio(new_rate, base_rate))
+    effect = config.effect_for(key)
+    verdict = decide_verdict(ratio, low, high, p_value, min_effect=effect, alpha=config.alpha)
+    return MetricComparison(target, key, "fraction", True, base_rate, new_rate, base_n, new_n,
+                            ratio, low, high, p_value, "fisher-exact", effect, verdict)
+
+
+def compare_keep_alive(target: str, base: pd.DataFrame, new: pd.DataFrame,
+                       config: CompareConfig) -> MetricComparison:
+    """Keep-alive estimates (coldbench.keepalive: Firth logistic of P(cold) on log gap, profile
+    intervals); shorter is worse. Refitting that model thousands of times would cost seconds,
+    so the ratio's interval and p-value combine the two runs' intervals on the log scale
+    (normal approximation) instead of a bootstrap."""
+    base_est = compute_keep_alive_estimate(*select_idle_gaps(base))
+    new_est = compute_keep_alive_estimate(*select_idle_gaps(new))
+    effect = config.effect_for("keep_alive")
+    base_log, new_log = _log_estimate(base_est), _log_estimate(new_est)
+    values = (_finite_or_none(base_est.keep_alive_s), _finite_or_none(new_est.keep_alive_s))
+    if base_log is None or new_log is None:
+        note = base_est.note or new_est.note or "keep-alive interval is open-ended or extrapolated"
+        return MetricComparison(target, "keep_alive", "s", False, *values, base_est.n, new_est.n,
+                                None, None, None, None, "log-normal", effect, "insufficient", note)
+    log_ratio, spread = new_log[0] - base_log[0], float(np.hypot(base_log[1], new_log[1]))
+    half = float(stats.norm.ppf(0.5 + config.ci_level / 2)) * spread
+    low, high = float(np.exp(log_ratio - half)), float(np.exp(log_ratio + half))
+    if spread > 0:
+        p_value = float(2 * stats.norm.sf(abs(log_ratio) / spread))
+    else:
+        p_value = 1.0 if log_ratio == 0 else 0.0
+    ratio = float(np.exp(log_ratio))
+    verdict = decide_verdict(ratio, low, high, p_value, min_effect=effect, alpha=config.alpha,
+                             higher_is_worse=False)
+    return MetricComparison(target, "keep_alive", "s", False, *values, base_est.n, new_est.n,
+                            ratio, low, high, p_value, "log-normal", effect, verdict)
+
+
+def _log_estimate(estimate: KeepAliveEstimate) -> tuple[float, float] | None:
+    """(log keep-alive, its standard error from the interval), or None when not bounded."""
+    crossing = estimate.crossing(0.5)
+    bounded = 0 < crossing.low_s <= crossing.gap_s <= crossing.high_s < np.inf
+    if not bounded or crossing.extrapolated:
+        return None
+    z = float(stats.norm.ppf(0.5 + estimate.confidence / 2))
+    return float(np.log(crossing.gap_s)), float(np.log(crossing.high_s / crossing.low_s)) / (2 * z)
+
+
+def _finite_or_none(value: float) -> float | None:
+    """A float, or None for NaN/inf (JSON and tables show "-")."""
+    return float(value) if np.isfinite(value) else None
+
+
+def _insufficient(target: str, key: str, unit: str, base_n: int, new_n: int,
+                  config: CompareConfig, note: str) -> MetricComparison:
+    """A comparison that cannot be made, saying why."""
+    return MetricComparison(target, key, unit, True, None, None, int(base_n), int(new_n), None,
+                            None, None, None, "", config.effect_for(key), "insufficient", note)
+
+
+# --- whole runs ----------------------------------------------------------------------------
+
+def compare_target(target: str, base: pd.DataFrame, new: pd.DataFrame,
+                   config: CompareConfig) -> list[MetricComparison]:
+    """Every metric of one target; `base`/`new` are that target's user samples."""
+    out: list[MetricComparison] = []
+    for label in LATENCY_LABELS:
+        out += compare_latencies(target, label, select_latencies_ms(base, label),
+                                 select_latencies_ms(new, label), config)
+    out.append(compare_rate(target, "cold_rate", count_cold(base), count_cold(new), config))
+    out.append(compare_keep_alive(target, base, new, config))
+    out.append(compare_rate(target, "error_rate", count_errors(base), count_errors(new), config))
+    return out
+
+
+def compare_frames(base: pd.DataFrame, new: pd.DataFrame, config: CompareConfig | None = None,
+                   targets: Iterable[str] | None = None) -> list[MetricComparison]:
+    """Compare the targets present in both sample frames (or just `targets`)."""
+    config = config or CompareConfig()
+    base_u, new_u = user_samples(base), user_samples(new)
+    shared = sorted(set(base_u["target"]) & set(new_u["target"]))
+    chosen = shared if targets is None else [t for t in shared if t in set(targets)]
+    out: list[MetricComparison] = []
+    for target in chosen:
+        out += compare_target(target, base_u[base_u["target"] == target],
+                              new_u[new_u["target"] == target], config)
+    return out
+
+
+def compare_runs(base: pd.DataFrame, new: pd.DataFrame, config: CompareConfig | None = None, *,
+                 base_manifest: Mapping | None = None, new_manifest: Mapping | None = None,
+                 targets: Iterable[str] | None = None, base_name: str = "base",
+                 new_name: str = "new") -> CompareResult:
+    """Compare two runs: metric comparisons plus warnings about what makes them less comparable."""
+    config = config or CompareConfig()
+    comparisons = compare_frames(base, new, config, targets)
+    warnings = build_target_warnings(base, new, targets)
+    if base_manifest is not None and new_manifest is not None:
+        warnings = build_environment_warnings(base_manifest, new_manifest) + warnings
+    return CompareResult(tuple(comparisons), tuple(warnings), config, base_name, new_name)
+
+
+def build_target_warnings(base: pd.DataFrame, new: pd.DataFrame,
+                          targets: Iterable[str] | None = None) -> list[str]:
+    """Name targets that only one run measured (they cannot be compared)."""
+    base_t, new_t = set(user_samples(base)["target"]), set(user_samples(new)["target"])
+    wanted = set(targets) if targets is not None else base_t | new_t
+    out = []
+    for target in sorted(wanted):
+        if target not in base_t and target not in new_t:
+            out.append(f"target {target!r} is in neither run")
+        elif target not in new_t:
+            out.append(f"target {target!r} is only in the base run; not compared")
+        elif target not in base_t:
+            out.append(f"target {target!r} is only in the new run; not compared")
+    return out
+
+
+_FINGERPRINT_FIELDS = (("host", "host"), ("python", "Python"),
+                       ("implementation", "Python implementation"),
+                       ("coldbench", "coldbench version"))
+
+
+def build_environment_warnings(base_manifest: Mapping, new_manifest: Mapping) -> list[str]:
+    """Differences in host, Python, coldbench version, suite, or run status, as warnings."""
+    out = []
+    base_env, new_env = base_manifest.get("environment") or {}, new_manifest.get("environment") or {}
+    for name, title in _FINGERPRINT_FIELDS:
+        if base_env.get(name) != new_env.get(name):
+            out.append(f"{title} differs: base {base_env.get(name)!r}, new {new_env.get(name)!r}")
+    if _canonical(base_manifest.get("suite")) != _canonical(new_manifest.get("suite")):
+        out.append("suite differs between the runs (targets, scenarios or thresholds changed)")
+    for side, manifest in (("base", base_manifest), ("new", new_manifest)):
+        status = manifest.get("status")
+        if status not in (None, "complete"):
+            out.append(f"{side} run status is {status!r}, not complete")
+    return out
+
+
+def _canonical(value: object) -> str:
+    """Order-independent JSON text of a manifest fragment, for equality checks."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def metric_keys() -> list[str]:
+    """Every metric key a comparison reports, e.g. "cold.p99", "cold_rate", "keep_alive"."""
+    keys = [f"{label}.{name}" for label in LATENCY_LABELS for name in PERCENTILES]
+    return keys + ["cold_rate", "keep_alive", "error_rate"]
+
+
+def parse_min_effects(items: Iterable[str], flag: str = "--min-effect") -> dict[str, float]:
+    """Parse ["cold.p99=1.2", "p99=20%"] into {key: factor}; ConfigError names the flag."""
+    known = set(metric_keys()) | set(PERCENTILES)
+    out: dict[str, float] = {}
+    for item in items:
+        key, sep, text = (part.strip() for part in item.partition("="))
+        if key not in known:
+            raise ConfigError(f"{flag} {item!r}: unknown metric {key!r}; "
+                              f"use one of {', '.join(sorted(known))}")
+        try:
+            factor = 1 + float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            factor = float("nan")
+        if not sep or not factor > 1.0 or not np.isfinite(factor):
+            raise ConfigError(f"{flag} {item!r}: expected KEY=FACTOR with FACTOR > 1, "
+                              "e.g. cold.p99=1.2 or p99=20%")
+        out[key] = factor
+    return out

@@ -1,0 +1,169 @@
+"""Load scenarios: closed loop (C workers back to back) and open loop (arrivals at a rate).
+
+Open loop follows wrk2: every request has an intended send time from the arrival schedule, and
+its latency is charged from that time, so a stall shows up in every request that should have
+been sent during it (no coordinated omission). When `max_concurrency` requests are in flight,
+further requests wait for a slot, still charged from their intended time. Schedule lag (actual
+minus intended send) and service time (actual send to done) are recorded per sample.
+
+Near-future sends are not left to the event loop's millisecond timers: the dispatcher yields to
+the loop (`sleep(0)`, which still serves I/O) when the next send is less than 1.5 ms away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+import numpy as np
+
+from coldbench.arrivals import build_schedule, parse_steps
+from coldbench.clock import sleep_until
+from coldbench.probe import ProbeContext, ProbeOutcome, send_probe
+from coldbench.suite import ScenarioSpec, TargetSpec
+from coldbench.units import parse_duration_s
+
+_NS_PER_S = 1_000_000_000
+_LEAD_IN_NS = 20_000_000  # the schedule starts 20 ms after set-up, not mid-set-up
+DEFAULT_MAX_LAG_MS = 10.0
+
+Publish = Callable[[ProbeOutcome], None]
+
+
+@dataclass
+class LoadResult:
+    """What a load scenario did on one target."""
+
+    sent: int = 0
+    scheduled: int = 0
+    max_lag_ms: float = 0.0
+    duration_s: float = 0.0
+    max_lag_limit_ms: float = DEFAULT_MAX_LAG_MS
+
+
+@dataclass(frozen=True, slots=True)
+class LoadContext:
+    """Identity shared by every request of one load step."""
+
+    target: TargetSpec
+    scenario: ScenarioSpec
+    id_base: int
+    worker: int = 0
+    workers: int = 1
+
+
+async def run_open_loop(
+    session: aiohttp.ClientSession, ctx: LoadContext, offsets_s: np.ndarray, publish: Publish,
+    *, clock: Callable[[], int] = time.perf_counter_ns, stop: asyncio.Event | None = None,
+) -> LoadResult:
+    """Send one request per schedule offset, charged from its intended time."""
+    slots = asyncio.Semaphore(max(1, ctx.scenario.concurrency))
+    intended_ns = (np.asarray(offsets_s) * _NS_PER_S).astype(np.int64) + clock() + _LEAD_IN_NS
+    result = LoadResult(scheduled=len(intended_ns), max_lag_limit_ms=max_lag_limit_ms(ctx.scenario))
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def one(index: int, due_ns: int) -> None:
+        async with slots:
+            outcome = await send_probe(session, ctx.target, _probe_ctx(ctx, index), intended_ns=due_ns)
+        result.max_lag_ms = max(result.max_lag_ms, outcome.sample.lag_ms or 0.0)
+        publish(outcome)
+
+    started = clock()
+    for index, due_ns in enumerate(intended_ns.tolist()):
+        if stop is not None and stop.is_set():
+            break
+        await sleep_until(due_ns, clock)
+        task = asyncio.create_task(one(index, due_ns))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+        result.sent += 1
+    if in_flight:
+        await asyncio.gather(*in_flight, return_exceptions=True)
+    result.duration_s = (clock() - started) / _NS_PER_S
+    return result
+
+
+async def run_closed_loop(
+    session: aiohttp.ClientSession, ctx: LoadContext, publish: Publish,
+    *, clock: Callable[[], int] = time.perf_counter_ns, stop: asyncio.Event | None = None,
+) -> LoadResult:
+    """C workers, each sending its next request when the previous one answers."""
+    scenario = ctx.scenario
+    deadline = clock() + int(scenario.duration_s * _NS_PER_S) if scenario.duration_s else None
+    remaining = [scenario.count] if scenario.count else None
+    counter = [0]
+    result = LoadResult()
+
+    def take() -> int | None:
+        if stop is not None and stop.is_set():
+            return None
+        if deadline is not None and clock() >= deadline:
+            return None
+        if remaining is not None:
+            if remaining[0] <= 0:
+                return None
+            remaining[0] -= 1
+        counter[0] += 1
+        return counter[0] - 1
+
+    async def worker() -> None:
+        while (index := take()) is not None:
+            publish(await send_probe(session, ctx.target, _probe_ctx(ctx, index)))
+            result.sent += 1
+
+    started = clock()
+    await asyncio.gather(*(worker() for _ in range(scenario.concurrency)))
+    result.duration_s = (clock() - started) / _NS_PER_S
+    result.scheduled = result.sent
+    return result
+
+
+def build_load_record(target: str, scenario: ScenarioSpec | str, result: LoadResult) -> dict[str, object]:
+    """A manifest record of one load step: achieved rate, lag, and a warning when lag was high."""
+    name = scenario if isinstance(scenario, str) else scenario.name
+    record: dict[str, object] = {
+        "target": target, "scenario": name, "sent": result.sent, "scheduled": result.scheduled,
+        "duration_s": result.duration_s, "max_lag_ms": result.max_lag_ms,
+        "achieved_rate_per_s": result.sent / result.duration_s if result.duration_s else None,
+    }
+    limit_ms = result.max_lag_limit_ms
+    if result.max_lag_ms > limit_ms:
+        record["warning"] = (f"{target}/{name}: schedule lag reached {result.max_lag_ms:.1f} ms "
+                             f"(limit {limit_ms:g} ms): the client could not keep the rate")
+    return record
+
+
+def build_load_schedule(scenario: ScenarioSpec, seed: int, worker: int = 0, workers: int = 1) -> np.ndarray:
+    """The arrival offsets of a `rate` scenario for one of `workers` processes.
+
+    Workers split the rate evenly; Poisson streams stay independent (distinct seeds), and
+    constant streams interleave (worker k is offset by k/(workers·rate)).
+    """
+    options = dict(scenario.options)
+    where = f"scenarios[{scenario.name}]"
+    steps = parse_steps(options["steps"], f"{where}.steps") if "steps" in options else None
+    share = 1.0 / workers
+    if steps:
+        steps = [(rate * share, duration) for rate, duration in steps]
+    ramp_to = float(options["ramp"]) * share if "ramp" in options else None
+    offsets = build_schedule(scenario.rate_per_s * share, scenario.duration_s, scenario.arrivals,
+                             seed * 1009 + worker, ramp_to=ramp_to, steps=steps)
+    if scenario.arrivals == "constant" and not steps and ramp_to is None and workers > 1:
+        offsets = offsets + worker / (workers * scenario.rate_per_s)
+    return offsets
+
+
+def max_lag_limit_ms(scenario: ScenarioSpec) -> float:
+    """The scenario's `max_lag` (default 10 ms) in milliseconds."""
+    value = dict(scenario.options).get("max_lag")
+    return DEFAULT_MAX_LAG_MS if value is None else parse_duration_s(value, "max_lag") * 1000.0
+
+
+def _probe_ctx(ctx: LoadContext, index: int) -> ProbeContext:
+    return ProbeContext(
+        probe_id=ctx.id_base + index * ctx.workers + ctx.worker, target=ctx.target.name,
+        scenario=ctx.scenario.name, seq=index, worker=ctx.worker,
+    )

@@ -1,0 +1,323 @@
+"""The run directory: manifest, append-only journal, and the final Parquet file.
+
+Layout of a run directory::
+
+    manifest.json     schema_version, versions, host, suite snapshot (redacted), status, times
+    journal.jsonl     one JSON object per completed sample, appended and flushed as it completes
+                      (a multi-process run has one journal.w<k>.jsonl per worker)
+    samples.parquet   all samples, labelled, written when the run ends
+
+A run directory is self-contained: `load_run` and everything downstream need nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from coldbench import __version__
+from coldbench.errors import RunFormatError, StorageError
+from coldbench.sample import SAMPLE_COLUMNS, Sample
+
+# Run-directory format history (bump on any incompatible change; add a migration in load_run):
+#   1 — 2026-12: manifest.json + journal.jsonl (one sample per line) + samples.parquet.
+SCHEMA_VERSION = 1
+
+MANIFEST_NAME = "manifest.json"
+JOURNAL_NAME = "journal.jsonl"
+PARQUET_NAME = "samples.parquet"
+RUN_STATUSES = ("running", "complete", "interrupted", "failed")
+_LIBRARIES = ("aiohttp", "uvloop", "numpy", "pandas", "pyarrow", "matplotlib", "rich", "awslambdaric")
+
+
+def utc_now_iso() -> str:
+    """Return the current UTC wall-clock time as ISO 8601 with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def build_environment() -> dict[str, Any]:
+    """Describe the measuring host and software, for reproducibility and compare warnings."""
+    versions: dict[str, str | None] = {}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "coldbench": __version__,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "libraries": versions,
+    }
+
+
+def build_manifest(suite_snapshot: dict[str, Any], suite_name: str, **extra: Any) -> dict[str, Any]:
+    """Return a fresh manifest for a run that is starting now."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "suite_name": suite_name,
+        "status": "running",
+        "started_at": utc_now_iso(),
+        "ended_at": None,
+        "environment": build_environment(),
+        "suite": suite_snapshot,
+        **extra,
+    }
+
+
+def save_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write JSON to `path` through a temporary file and rename, so readers never see half."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2, sort_keys=True, default=str)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+@dataclass
+class JournalStats:
+    """What reading a journal found: samples kept, and torn lines if any."""
+
+    samples: int = 0
+    torn_lines: int = 0
+
+
+class RunWriter:
+    """Appends samples to a run directory as they complete; finishes it with Parquet."""
+
+    def __init__(self, run_dir: Path, manifest: dict[str, Any] | None, *, resume: bool = False,
+                 journal_name: str = JOURNAL_NAME) -> None:
+        self.run_dir = Path(run_dir)
+        self.manifest = manifest or {}
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if resume:
+                for path in journal_paths(self.run_dir):
+                    drop_torn_tail(path)
+            if manifest is not None:  # a worker process appends samples only
+                save_json_atomic(self.run_dir / MANIFEST_NAME, manifest)
+            self._journal: IO[str] = open(self.run_dir / journal_name, "a", encoding="utf-8")
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write run directory {self.run_dir}: {exc.strerror or exc}; "
+                "choose another with -o DIR"
+            ) from exc
+        self.samples_written = 0
+
+    def append(self, sample: Sample) -> None:
+        """Append one sample as a JSON line and flush it to the OS before returning."""
+        line = json.dumps(sample.to_record(), separators=(",", ":"), default=str)
+        try:
+            self._journal.write(line + "\n")
+            self._journal.flush()
+        except OSError as exc:
+            raise StorageError(
+                f"cannot append to {self.run_dir / JOURNAL_NAME}: {exc.strerror or exc}"
+            ) from exc
+        self.samples_written += 1
+
+    def update_manifest(self, **fields: Any) -> None:
+        """Merge `fields` into the manifest and rewrite it atomically."""
+        self.manifest.update(fields)
+        save_json_atomic(self.run_dir / MANIFEST_NAME, self.manifest)
+
+    def finish(self, status: str, frame: pd.DataFrame | None = None) -> None:
+        """Close the journal, write samples.parquet (from `frame` or the journal), set status."""
+        try:
+            self._journal.flush()
+            os.fsync(self._journal.fileno())
+        except OSError:
+            pass
+        self._journal.close()
+        if frame is None:
+            frame = read_journal(self.run_dir)[0]
+        save_samples_parquet(self.run_dir, frame)
+        self.update_manifest(status=status, ended_at=utc_now_iso(), samples=len(frame))
+
+    def close(self) -> None:
+        """Close the journal without finishing (the run directory stays resumable)."""
+        if not self._journal.closed:
+            self._journal.close()
+
+
+def drop_torn_tail(journal: Path) -> int:
+    """Cut a partial last line (a kill mid-write) so appends start on a fresh line; return bytes cut."""
+    if not journal.exists():
+        return 0
+    with open(journal, "rb+") as fh:
+        data = fh.read()
+        keep = data.rfind(b"\n") + 1
+        if keep == len(data):
+            return 0
+        fh.truncate(keep)
+        return len(data) - keep
+
+
+def iter_journal_records(path: Path, stats: JournalStats) -> Iterator[dict[str, Any]]:
+    """Yield journal records; a torn (partial) line is counted in `stats`, not raised."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                stats.torn_lines += 1  # a kill mid-write: the sample never completed
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                stats.torn_lines += 1
+                continue
+            if isinstance(record, dict):
+                stats.samples += 1
+                yield record
+
+
+def journal_paths(run_dir: Path) -> list[Path]:
+    """journal.jsonl plus the per-worker journals (journal.w<k>.jsonl) of a multi-process run."""
+    return sorted(p for p in Path(run_dir).glob("journal*.jsonl") if p.is_file())
+
+
+def read_journal(run_dir: Path) -> tuple[pd.DataFrame, JournalStats]:
+    """Read every journal of a run into one sample frame, tolerating torn last lines."""
+    stats = JournalStats()
+    records: list[dict[str, Any]] = []
+    for path in journal_paths(run_dir):
+        records.extend(iter_journal_records(path, stats))
+    return frame_from_records(records), stats
+
+
+def worker_journal_name(worker: int) -> str:
+    """The journal file of worker `worker` in a multi-process run."""
+    return f"journal.w{worker}.jsonl"
+
+
+def frame_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Build a sample DataFrame with the standard columns and dtypes from plain records."""
+    frame = pd.DataFrame.from_records(records, columns=list(SAMPLE_COLUMNS))
+    return normalise_frame(frame)
+
+
+def normalise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Coerce columns to their standard dtypes (headers as JSON text, started_at as UTC time)."""
+    frame = frame.copy()
+    for column in SAMPLE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    frame["headers"] = [
+        h if isinstance(h, str) else json.dumps(h or {}, sort_keys=True) for h in frame["headers"]
+    ]
+    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True, format="ISO8601")
+    float_columns = (
+        "latency_ms planned_gap_s gap_s dns_ms connect_ms tls_ms ttfb_ms transfer_ms "
+        "label_confidence init_ms platform_init_ms billed_ms lag_ms service_ms"
+    ).split()
+    for column in float_columns:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    for column in ("status", "invocation_n"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
+    for column in ("probe_id", "seq", "bytes_read", "worker"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(0).astype("int64")
+    frame["fresh_connection"] = frame["fresh_connection"].fillna(True).astype(bool)
+    frame["label"] = frame["label"].fillna("unknown")
+    frame["label_source"] = frame["label_source"].fillna("none")
+    return frame.sort_values(["probe_id", "started_at"], kind="stable").reset_index(drop=True)
+
+
+def save_samples_parquet(run_dir: Path, frame: pd.DataFrame) -> Path:
+    """Write the sample frame to samples.parquet atomically; return its path."""
+    path = Path(run_dir) / PARQUET_NAME
+    tmp = path.with_suffix(".parquet.tmp")
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def load_manifest(run_dir: Path | str) -> dict[str, Any]:
+    """Read and check a run directory's manifest; RunFormatError names what is wrong."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RunFormatError(f"{path}: not a run directory (it does not exist or is a file)")
+    manifest_path = path / MANIFEST_NAME
+    if not manifest_path.exists():
+        raise RunFormatError(f"{path}: not a coldbench run directory (no {MANIFEST_NAME})")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunFormatError(f"{manifest_path}: corrupt manifest ({exc})") from exc
+    if not isinstance(manifest, dict) or "schema_version" not in manifest:
+        raise RunFormatError(f"{manifest_path}: not a coldbench manifest (no schema_version)")
+    version = manifest["schema_version"]
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise RunFormatError(
+            f"{manifest_path}: schema_version {version!r} is newer than this coldbench "
+            f"understands ({SCHEMA_VERSION}); upgrade coldbench"
+        )
+    return manifest
+
+
+def load_run(run_dir: Path | str) -> pd.DataFrame:
+    """Return a run's samples as a DataFrame.
+
+    From samples.parquet when the run finished; otherwise (interrupted or killed) from the
+    journal, labelled the same way the end of a run would label it.
+    """
+    path = Path(run_dir)
+    manifest = load_manifest(path)
+    parquet = path / PARQUET_NAME
+    if parquet.exists():
+        try:
+            return normalise_frame(pd.read_parquet(parquet))
+        except (OSError, ValueError) as exc:
+            # Parquet damaged: the journal still holds every sample.
+            if not journal_paths(path):
+                raise RunFormatError(f"{parquet}: unreadable ({exc}) and no journal") from exc
+    frame, _stats = read_journal(path)
+    return label_frame_if_available(frame, manifest.get("suite"))
+
+
+def label_frame_if_available(frame: pd.DataFrame, suite_snapshot: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Apply the run-end labelling pass (coldbench.label) to a raw sample frame."""
+    from coldbench.label import label_frame, scenario_types_from_suite
+
+    if frame.empty:
+        return frame
+    return label_frame(frame, scenario_types=scenario_types_from_suite(suite_snapshot))
+
+
+def write_run_dir(
+    run_dir: Path | str, samples: list[Sample], manifest: dict[str, Any] | None = None,
+    status: str = "complete",
+) -> Path:
+    """Write a complete run directory from samples (for tests, imports and fixtures)."""
+    path = Path(run_dir)
+    manifest = manifest or build_manifest({}, path.name)
+    writer = RunWriter(path, manifest)
+    for sample in samples:
+        writer.append(sample)
+    writer.finish(status)
+    return path
+
+
+def running_python() -> str:
+    """Return the interpreter path child processes should use (this venv's Python)."""
+    return sys.executable

@@ -1,0 +1,90 @@
+"""A plain always-on HTTP server on 127.0.0.1 for tests and benchmarks.
+
+Routes: `/ok` (small JSON), `/sleep?ms=N` (answers after N ms), `/status/<code>`,
+`/bytes/<n>` (n-byte body), `/stall-once?after=N&ms=M` (the N-th request freezes the
+server for M ms). Run as `python -m coldbench.testing.echo_server [--port 0]`; it prints
+`{"url": ..., "pid": ...}` once listening.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+
+from aiohttp import web
+
+
+async def _ok(_request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def _sleep(request: web.Request) -> web.Response:
+    await asyncio.sleep(float(request.query.get("ms", "0")) / 1000.0)
+    return web.json_response({"slept_ms": float(request.query.get("ms", "0"))})
+
+
+async def _status(request: web.Request) -> web.Response:
+    return web.Response(status=int(request.match_info["code"]), text="status")
+
+
+async def _bytes(request: web.Request) -> web.Response:
+    return web.Response(body=b"x" * int(request.match_info["n"]))
+
+
+_stall_state = {"count": 0}
+
+
+async def _stall_once(request: web.Request) -> web.Response:
+    """Answer at once, except that request number `after` freezes the whole server (its event
+    loop) for `ms` milliseconds, as a GC pause or a stopped process would (wrk2's demo)."""
+    _stall_state["count"] += 1
+    if _stall_state["count"] == int(request.query.get("after", "1000")):
+        time.sleep(float(request.query.get("ms", "1000")) / 1000.0)
+    return web.Response(text="ok")
+
+
+def build_app() -> web.Application:
+    """The echo application (routes in the module docstring)."""
+    app = web.Application()
+    app.router.add_route("*", "/ok", _ok)
+    app.router.add_route("*", "/sleep", _sleep)
+    app.router.add_route("*", "/status/{code}", _status)
+    app.router.add_route("*", "/bytes/{n}", _bytes)
+    app.router.add_route("*", "/stall-once", _stall_once)
+    return app
+
+
+async def serve(port: int) -> None:
+    """Serve until cancelled; print the ready line first."""
+    runner = web.AppRunner(build_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    bound = runner.addresses[0][1]
+    print(json.dumps({"url": f"http://127.0.0.1:{bound}", "pid": os.getpid()}), flush=True)
+    await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: serve on --port (0 = any free port)."""
+    parser = argparse.ArgumentParser(prog="echo_server")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    from coldbench.testing.childproc import die_with_parent
+
+    die_with_parent()
+    try:
+        import uvloop
+
+        uvloop.run(serve(args.port))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
