@@ -13,6 +13,7 @@
 | closed           | the server closed the connection before a complete response          |
 | malformed        | the response was not valid HTTP                                      |
 | payload          | the body did not match its framing (wrong Content-Length, bad chunk) |
+| too_large        | the body was longer than the target's max_body_bytes (reading stopped) |
 | redirect_loop    | too many redirects                                                   |
 | throttled        | HTTP 429 (or Lambda TooManyRequestsException)                        |
 | http_4xx         | any other HTTP 4xx status                                            |
@@ -28,10 +29,11 @@ import socket
 import ssl
 
 import aiohttp
+from aiohttp import http_exceptions
 
 ERROR_KINDS = (
     "dns", "refused", "connect_timeout", "connect", "tls", "timeout_headers", "timeout_body",
-    "reset", "closed", "malformed", "payload", "redirect_loop", "throttled", "http_4xx",
+    "reset", "closed", "malformed", "payload", "too_large", "redirect_loop", "throttled", "http_4xx",
     "http_5xx", "function_error", "client",
 )
 
@@ -76,11 +78,23 @@ def classify_exception(exc: BaseException, *, connected: bool, headers_received:
         return "reset"
     if isinstance(exc, aiohttp.ClientOSError):
         return "reset" if isinstance(exc.__cause__, ConnectionResetError) or exc.errno == 104 else "connect"
+    if isinstance(exc, http_exceptions.PayloadEncodingError):
+        return "payload"  # the pure-Python parser raises these unwrapped
     if isinstance(exc, aiohttp.ClientResponseError):
-        return "malformed"
+        return "payload" if _is_body_framing_error(exc) else "malformed"
     if isinstance(exc, ssl.SSLError):
         return "tls"
     return "client"
+
+
+def _is_body_framing_error(exc: BaseException) -> bool:
+    """A broken body parsed in the same read as the headers surfaces as a response error."""
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, http_exceptions.PayloadEncodingError) or "chunk" in str(cause).lower():
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _payload_kind(exc: aiohttp.ClientPayloadError) -> str:

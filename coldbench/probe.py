@@ -199,11 +199,13 @@ async def send_probe(
         ) as response:
             marks.headers = time.perf_counter_ns()
             status = response.status
-            body = await _read_capped(response.content, target.max_body_bytes)
+            body, overflow = await _read_capped(response.content, target.max_body_bytes)
             marks.end = time.perf_counter_ns()
             headers = _keep_headers(response.headers)
             bytes_read = len(body)
             error = classify_status(status)
+            if error is None and overflow:
+                error = "too_large"
             if error is None and headers.get("X-Amz-Function-Error"):
                 error = "function_error"
             body_json = _maybe_json(body, response.headers.get("Content-Type", ""))
@@ -255,17 +257,20 @@ def _phase_fields(marks: PhaseMarks) -> dict[str, float | None]:
     }
 
 
-async def _read_capped(content: aiohttp.StreamReader, cap_bytes: int) -> bytes:
-    """Read the body to its end, keeping at most `cap_bytes` (the rest is drained, not kept)."""
+async def _read_capped(content: aiohttp.StreamReader, cap_bytes: int) -> tuple[bytes, bool]:
+    """Read at most `cap_bytes` of the body; True when more followed. Reading stops there (the
+    connection is dropped), so a huge body never holds a probe until its timeout."""
     chunks: list[bytes] = []
     kept = 0
     while True:
         chunk = await content.readany()
         if not chunk:
-            return b"".join(chunks)
-        if kept < cap_bytes:
+            return b"".join(chunks), False
+        if kept + len(chunk) > cap_bytes:
             chunks.append(chunk[: cap_bytes - kept])
-            kept += len(chunks[-1])
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        kept += len(chunk)
 
 
 def _keep_headers(raw: Any) -> dict[str, str]:

@@ -52,7 +52,8 @@ def test_confusion_accuracy_and_misclassified() -> None:
     assert validation.matrix.loc["warm"].tolist() == [0, 2, 1]
     assert validation.misclassified["probe_id"].tolist() == [1]
     assert set(validate_by_target(frame)) == {"a", "b"}
-    assert format_agreement(validation).startswith("heuristic agrees with ground truth on 60.0% of 5")
+    assert format_agreement(validation).startswith(
+        "heuristic vs ground truth: agrees on 3 of 4 samples it labelled (75.0%, 1 misclassified)")
 
 
 def test_errors_are_left_out_of_validation() -> None:

@@ -14,11 +14,18 @@ from rich.console import Console
 
 from coldbench.budget import build_budget, check_budget, estimate_load_requests
 from coldbench.errors import ConfigError
+from coldbench.label.validate import format_agreement, validate_labels
 from coldbench.plan import build_plan
 from coldbench.runner import RunOptions, execute_run
 from coldbench.store import load_manifest
 from coldbench.suite import Suite, load_suite
 from coldbench.summary import print_summary
+from coldbench.thresholds import (
+    check_run_thresholds,
+    format_threshold_results,
+    thresholds_exit_status,
+    validate_suite_thresholds,
+)
 from coldbench.units import format_duration_s
 
 # Default price per request for the dry-run estimate: AWS Lambda, $0.20 per million requests
@@ -50,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers: must be at least 1")
     suite = _load(args)
+    validate_suite_thresholds(suite.snapshot)
     if args.dry_run:
         return _dry_run(suite, args.seed)
     options = RunOptions(out_dir=args.resume or args.out, runs_root=args.runs_root,
@@ -59,15 +67,21 @@ def run(args: argparse.Namespace) -> int:
     console = Console(file=sys.stdout, width=max(100, Console().width), soft_wrap=False)
     if len(outcome.frame):
         print_summary(outcome.frame, console)
+    validation = validate_labels(outcome.frame) if len(outcome.frame) else None
+    if validation is not None:
+        console.print(format_agreement(validation), markup=False)
     for message in outcome.action_errors + outcome.warnings:
         console.print(f"warning: {message}", markup=False)
     if not args.no_report and len(outcome.frame):
         _write_report(outcome.run_dir, console)
+    results = check_run_thresholds(outcome.frame, suite.snapshot)
+    if results:
+        console.print(format_threshold_results(results), markup=False)
     console.print(f"run directory: {outcome.run_dir} ({outcome.status}, {len(outcome.frame)} samples)",
                   markup=False)
     if outcome.status == "interrupted":
         return 130
-    return 0
+    return thresholds_exit_status(results) or 0
 
 
 def _load(args: argparse.Namespace) -> Suite:

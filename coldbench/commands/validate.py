@@ -8,6 +8,7 @@ from pathlib import Path
 from coldbench.budget import build_budget, check_budget
 from coldbench.plan import build_plan
 from coldbench.suite import load_suite
+from coldbench.thresholds import validate_suite_thresholds
 from coldbench.units import format_duration_s
 
 
@@ -21,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate the suite and print what it would do; exit 0 when valid, 2 otherwise."""
     suite = load_suite(args.suite)
+    validate_suite_thresholds(suite.snapshot)
     plan = build_plan(suite)
     check_budget(suite, plan, build_budget(suite.budget, suite.path))
     print(

@@ -98,8 +98,10 @@ def validate_by_target(frame: pd.DataFrame) -> dict[str, Validation]:
 
 def format_agreement(validation: Validation) -> str:
     """One line for run summaries: how often the heuristic agreed with ground truth."""
+    labelled = validation.samples - validation.declined
+    share = f"{validation.agreed / labelled:.1%}" if labelled else "n/a"
     return (
-        f"heuristic agrees with ground truth on {validation.accuracy:.1%} of "
-        f"{validation.samples} samples ({len(validation.misclassified)} misclassified, "
-        f"{validation.declined} unknown)"
+        f"heuristic vs ground truth: agrees on {validation.agreed} of {labelled} samples it "
+        f"labelled ({share}, {len(validation.misclassified)} misclassified); declined (unknown) "
+        f"on {validation.declined} of {validation.samples}"
     )

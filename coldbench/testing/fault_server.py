@@ -25,9 +25,9 @@ checked by tests/test_faults.py against the real probe:
 | `/bad-chunk`                         | sends a chunked body with a broken chunk size   | timeout_body    |
 |                                      | (aiohttp 3.14's C parser stalls: should be      | (payload once   |
 |                                      | payload; tests/test_faults.py marks it xfail)   | fixed)          |
-| `/huge?mb=N`                         | sends an N MiB body (default 64)                | none: 200; the  |
-|                                      |                                                 | probe keeps     |
-|                                      |                                                 | max_body_bytes  |
+| `/huge?mb=N`                         | sends an N MiB body (default 64)                | too_large (200; |
+|                                      |                                                 | reading stops   |
+|                                      |                                                 | at the cap)     |
 | `/status/<code>`                     | answers with that status                        | http_4xx/5xx    |
 | `/storm`                             | answers 500, 502, 503, 504, ... in turn         | http_5xx        |
 | `/429?retry_after=S`                 | answers 429 with `Retry-After: S`               | throttled       |
