@@ -206,10 +206,8 @@ class Engine:
     def _record(self, outcome: ProbeOutcome, target: TargetSpec) -> ProbeOutcome:
         """Redact, annotate with ground truth, and publish one finished probe."""
         sample = outcome.sample
-        if sample.error_detail and self.options.secrets:
-            sample = dataclasses.replace(
-                sample, error_detail=redact_text(sample.error_detail, list(self.options.secrets))
-            )
+        if self.options.secrets:
+            sample = redact_sample(sample, self.options.secrets)
             outcome = ProbeOutcome(sample=sample, end_ns=outcome.end_ns, body_json=outcome.body_json)
         if self.options.annotate is not None:
             sample = self.options.annotate(outcome, target)
@@ -217,6 +215,17 @@ class Engine:
         self.result.probes_sent += 1
         self.bus.publish(SampleRecorded(sample))
         return outcome
+
+
+def redact_sample(sample: Sample, secrets: tuple[str, ...]) -> Sample:
+    """The sample with every known secret value blanked from its error detail and headers (an
+    endpoint may echo a credential back). Bodies are never stored, so they need no redaction."""
+    secret_list = list(secrets)
+    headers = {k: redact_text(v, secret_list) for k, v in sample.headers.items()}
+    detail = redact_text(sample.error_detail, secret_list) if sample.error_detail else None
+    if headers == sample.headers and detail == sample.error_detail:
+        return sample
+    return dataclasses.replace(sample, headers=headers, error_detail=detail)
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:

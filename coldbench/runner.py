@@ -26,7 +26,7 @@ from coldbench.errors import ConfigError
 from coldbench.events import EventBus, SampleRecorded
 from coldbench.histo import HistogramRecorder, save_histograms
 from coldbench.load import build_load_record
-from coldbench.plan import LOAD_ID_BASE, Plan, build_plan
+from coldbench.plan import LOAD_ID_BASE, LOAD_ID_BLOCK, Plan, build_plan
 from coldbench.progress import ProgressDisplay
 from coldbench.providers import Provider, build_provider
 from coldbench.selfcheck import ClientMonitor
@@ -213,7 +213,7 @@ async def run_shard(suite: Suite, plan: Plan, writer: RunWriter, spec: ShardSpec
         providers=providers, run_action=build_action_runner(providers),
         annotate=_annotator(), done_probe_ids=spec.done_ids, secrets=suite.secrets,
         max_concurrency=budget.max_concurrency, worker=spec.worker, workers=spec.workers,
-        done_loads=_done_loads(writer.run_dir, spec.done_ids),
+        done_loads=_done_loads(spec.done_ids, shard),
     ))
     monitor = ClientMonitor()
     try:
@@ -251,13 +251,17 @@ def build_action_runner(providers: dict[str, Provider]) -> Any:
     return run_action
 
 
-def _done_loads(run_dir: Path, done_ids: frozenset[int]) -> frozenset[tuple[str, str]]:
-    """Load steps that already have samples (a resumed run does not repeat them)."""
-    if not any(i >= LOAD_ID_BASE for i in done_ids):
-        return frozenset()
-    frame = read_journal(run_dir)[0]
-    loads = frame[frame["probe_id"] >= LOAD_ID_BASE]
-    return frozenset(zip(loads["target"], loads["scenario"], strict=True))
+def _done_loads(done_ids: frozenset[int], plan: Plan) -> frozenset[tuple[str, str]]:
+    """Load steps that already have samples among `done_ids` (a resumed run does not repeat them)."""
+    done: set[tuple[str, str]] = set()
+    for target, steps in plan.lanes.items():
+        for step in steps:
+            if step.load is None:
+                continue
+            block = range(step.id_base, step.id_base + LOAD_ID_BLOCK)
+            if any(i in block for i in done_ids if i >= LOAD_ID_BASE):
+                done.add((target, step.load.name))
+    return frozenset(done)
 
 
 def summarise_reports(reports: list[ShardReport]) -> dict[str, Any]:

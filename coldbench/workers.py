@@ -91,14 +91,18 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         resolve_sandbox_urls,
         run_shard,
     )
-    from coldbench.store import RunWriter, read_journal, worker_journal_name
+    from coldbench.store import JournalStats, RunWriter, iter_journal_records, worker_journal_name
     from coldbench.suite import load_suite
 
     suite = load_suite(args.suite)
     if args.sandbox_url:
         suite = resolve_sandbox_urls(suite, args.sandbox_url)
     plan = build_plan(suite, args.seed)
-    done = frozenset(int(i) for i in read_journal(args.run_dir)[0]["probe_id"])
+    # Only this worker's own journal says what it already did (resume); the others' journals
+    # grow while it starts and would make it skip its share.
+    journal = args.run_dir / worker_journal_name(args.worker)
+    stats = JournalStats()
+    done = frozenset(int(r["probe_id"]) for r in iter_journal_records(journal, stats)) if journal.exists() else frozenset()
     writer = RunWriter(args.run_dir, None, journal_name=worker_journal_name(args.worker))
     stop = asyncio.Event()
     _install_signal_handlers(stop)

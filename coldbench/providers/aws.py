@@ -53,9 +53,9 @@ class AwsLambdaProvider:
             session = get_session()
             if self.profile:
                 session.set_config_variable("profile", self.profile)
-            attempts = 1 if purpose == "invoke" else 5
+            retries = 0 if purpose == "invoke" else 4  # botocore's max_attempts counts retries
             kwargs: dict[str, Any] = {"region_name": self.region, "config": AioConfig(
-                retries={"max_attempts": attempts, "mode": "standard"}, read_timeout=900)}
+                retries={"max_attempts": retries, "mode": "standard"}, read_timeout=900)}
             if self.endpoint_url:
                 kwargs.update(endpoint_url=self.endpoint_url, aws_access_key_id="sandbox",
                               aws_secret_access_key="sandbox")
@@ -128,9 +128,12 @@ class AwsLambdaProvider:
             await client.get_waiter("function_updated").wait(FunctionName=function, WaiterConfig=config)
         except WaiterError as exc:
             last = exc.last_response or {}
-            reason = last.get("LastUpdateStatusReason") or last.get("Error", {}).get("Message")
-            raise ProviderError(f"{function}: configuration update not Successful "
-                                f"({reason or exc.kwargs.get('reason', 'waiter gave up')})") from None
+            if "Error" in last:  # the waiter's call itself failed (no such function, access denied)
+                error = last["Error"]
+                raise ProviderError(f"{function}: {error.get('Code', 'error')}: "
+                                    f"{error.get('Message', '')}") from None
+            reason = last.get("LastUpdateStatusReason") or exc.kwargs.get("reason", "waiter gave up")
+            raise ProviderError(f"{function}: configuration update not Successful ({reason})") from None
 
     async def set_provisioned(self, function: str, qualifier: str, count: int,
                               timeout_s: float = 900.0) -> ProvisionedStatus:

@@ -2,7 +2,7 @@
 
 Routes: `/ok` (small JSON), `/sleep?ms=N` (answers after N ms), `/status/<code>`,
 `/bytes/<n>` (n-byte body), `/stall-once?after=N&ms=M` (the N-th request freezes the
-server for M ms). Run as `python -m coldbench.testing.echo_server [--port 0]`; it prints
+server for M ms), `/echo-headers` (reflects request headers). Run as `python -m coldbench.testing.echo_server [--port 0]`; it prints
 `{"url": ..., "pid": ...}` once listening.
 """
 
@@ -35,6 +35,13 @@ async def _bytes(request: web.Request) -> web.Response:
     return web.Response(body=b"x" * int(request.match_info["n"]))
 
 
+async def _echo_headers(request: web.Request) -> web.Response:
+    """Reflect the request's headers back (as X-Echo-* headers and a JSON body), as a careless
+    debug endpoint would: the secret-redaction test's worst case."""
+    echoed = {f"X-Echo-{k}": v for k, v in request.headers.items()}
+    return web.json_response(dict(request.headers), headers=echoed)
+
+
 _stall_state = {"count": 0}
 
 
@@ -55,6 +62,7 @@ def build_app() -> web.Application:
     app.router.add_route("*", "/status/{code}", _status)
     app.router.add_route("*", "/bytes/{n}", _bytes)
     app.router.add_route("*", "/stall-once", _stall_once)
+    app.router.add_route("*", "/echo-headers", _echo_headers)
     return app
 
 
