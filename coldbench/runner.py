@@ -32,8 +32,11 @@ from coldbench.providers import Provider, build_provider
 from coldbench.selfcheck import ClientMonitor
 from coldbench.shard import shard_plan
 from coldbench.store import (
+    LARGE_RUN_SAMPLES,
+    PARQUET_NAME,
     RunWriter,
     build_manifest,
+    count_journal_samples,
     label_frame_if_available,
     load_manifest,
     read_journal,
@@ -156,12 +159,27 @@ async def _execute_run(suite: Suite, options: RunOptions) -> RunOutcome:
             status = "interrupted" if interrupted else "complete"
     finally:
         _remove_signal_handlers()
-        frame = label_frame_if_available(read_journal(run_dir)[0], suite.snapshot)
         writer.update_manifest(**summarise_reports(reports))
-        writer.finish(status, frame)
+        frame = _finish_run(writer, status, suite)
     errors = [e for r in reports for e in r.action_errors]
     return RunOutcome(run_dir=run_dir, status=status, frame=frame, plan=plan, action_errors=errors,
                       warnings=[w for r in reports for w in r.warnings])
+
+
+def _finish_run(writer: RunWriter, status: str, suite: Suite) -> pd.DataFrame:
+    """Label and write samples.parquet; a large run is streamed in chunks with bounded memory
+    and only the columns the summary and thresholds need are read back."""
+    if count_journal_samples(writer.run_dir) > LARGE_RUN_SAMPLES:
+        writer.finish_streamed(status)
+        return pd.read_parquet(writer.run_dir / PARQUET_NAME, columns=list(SUMMARY_COLUMNS))
+    frame = label_frame_if_available(read_journal(writer.run_dir)[0], suite.snapshot)
+    writer.finish(status, frame)
+    return frame
+
+
+# What the end-of-run summary, label agreement and thresholds read of a large run.
+SUMMARY_COLUMNS = ("probe_id", "target", "scenario", "kind", "phase", "error", "label",
+                   "label_source", "latency_ms", "gap_s", "planned_gap_s", "status", "worker")
 
 
 def _open_run(suite: Suite, options: RunOptions) -> tuple[RunWriter, Plan, frozenset[int]]:

@@ -19,10 +19,11 @@ from sandbox_helpers import FUNCTIONS_DIR, instances, lambda_client, truth
 
 from coldbench.errors import ProviderError
 from coldbench.label.evidence import find_report_line
+from coldbench.providers import describe_providers
 from coldbench.providers.aws import FORCE_COLD_VARIABLE, AwsLambdaProvider
 from coldbench.runner import RunOptions, execute_run
 from coldbench.sandbox.process import SandboxProcess
-from coldbench.suite import load_suite
+from coldbench.suite import TargetSpec, load_suite
 
 T = TypeVar("T")
 FUNCTIONS = ("hello", "forced", "prov", "throttled")
@@ -167,6 +168,16 @@ def test_describe_reports_what_the_manifest_needs(sandbox: SandboxProcess) -> No
     assert described["region"] == "us-east-1" and described["endpoint_url"] == sandbox.url
     assert described["runtime"] == "python3.11" and described["memory_mb"] == 128
     assert described["architectures"] == ["x86_64"] and described["timeout_s"] == 3
+
+
+def test_describe_providers_for_the_manifest_skips_http_and_records_failures(sandbox: SandboxProcess) -> None:
+    targets = [TargetSpec(name="api", url="http://127.0.0.1:9/"),
+               TargetSpec(name="fn", url="", provider="sandbox", function="hello"),
+               TargetSpec(name="gone", url="", provider="sandbox", function="no-such-function")]
+    described = asyncio.run(describe_providers(targets, sandbox.url))
+    assert set(described) == {"fn", "gone"}
+    assert described["fn"]["function"] == "hello" and described["fn"]["memory_mb"] == 128
+    assert "ResourceNotFoundException" in described["gone"]["error"]
 
 
 SUITE = """

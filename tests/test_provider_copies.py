@@ -6,7 +6,6 @@ import asyncio
 import inspect
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest

@@ -8,6 +8,6 @@ sandbox's Lambda API), or `http` (no control plane: each operation says so).
 from __future__ import annotations
 
 from coldbench.providers.base import InvokeResult, Provider, ProvisionedStatus
-from coldbench.providers.factory import build_provider
+from coldbench.providers.factory import build_provider, describe_providers
 
-__all__ = ["InvokeResult", "Provider", "ProvisionedStatus", "build_provider"]
+__all__ = ["InvokeResult", "Provider", "ProvisionedStatus", "build_provider", "describe_providers"]
