@@ -141,8 +141,10 @@ def build_session(connection: str, target: TargetSpec | None = None, limit: int 
     look-up) per request; `reuse` pools keep-alive connections. The target's headers and timeout
     become session defaults, so each request carries no per-call set-up."""
     fresh = connection == "fresh"
+    verify = target is None or dict(target.options).get("tls_verify", True)
     connector = TimedTCPConnector(
-        force_close=fresh, limit=limit, use_dns_cache=not fresh, enable_cleanup_closed=False
+        force_close=fresh, limit=limit, use_dns_cache=not fresh, enable_cleanup_closed=False,
+        ssl=None if verify else False,  # tls_verify = false: self-signed test endpoints
     )
     headers = {"User-Agent": f"coldbench/{__version__}"}
     if target is not None:

@@ -37,7 +37,7 @@ from coldbench.store import (
     RunWriter,
     build_manifest,
     count_journal_samples,
-    label_frame_if_available,
+    derive_columns,
     load_manifest,
     read_journal,
     utc_now_iso,
@@ -172,7 +172,7 @@ def _finish_run(writer: RunWriter, status: str, suite: Suite) -> pd.DataFrame:
     if count_journal_samples(writer.run_dir) > LARGE_RUN_SAMPLES:
         writer.finish_streamed(status)
         return pd.read_parquet(writer.run_dir / PARQUET_NAME, columns=list(SUMMARY_COLUMNS))
-    frame = label_frame_if_available(read_journal(writer.run_dir)[0], suite.snapshot)
+    frame = derive_columns(read_journal(writer.run_dir)[0], suite.snapshot)
     writer.finish(status, frame)
     return frame
 

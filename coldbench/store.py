@@ -369,16 +369,19 @@ def load_run(run_dir: Path | str) -> pd.DataFrame:
             if not journal_paths(path):
                 raise RunFormatError(f"{parquet}: unreadable ({exc}) and no journal") from exc
     frame, _stats = read_journal(path)
-    return label_frame_if_available(frame, manifest.get("suite"))
+    return derive_columns(frame, manifest.get("suite"))
 
 
-def label_frame_if_available(frame: pd.DataFrame, suite_snapshot: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Apply the run-end labelling pass (coldbench.label) to a raw sample frame."""
+def derive_columns(frame: pd.DataFrame, suite_snapshot: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The end-of-run pass over raw samples: labels from the best evidence (coldbench.label)
+    and platform fingerprints from response headers (coldbench.fingerprint)."""
+    from coldbench.fingerprint import fingerprint_frame
     from coldbench.label import label_frame, scenario_types_from_suite
 
     if frame.empty:
         return frame
-    return label_frame(frame, scenario_types=scenario_types_from_suite(suite_snapshot))
+    labelled = label_frame(frame, scenario_types=scenario_types_from_suite(suite_snapshot))
+    return fingerprint_frame(labelled)
 
 
 def write_run_dir(

@@ -34,7 +34,7 @@ _SUITE_KEYS = ("name", "seed", "description", "report")
 _TARGET_KEYS = (
     "name", "url", "method", "headers", "body", "json", "timeout", "kind", "labels",
     "connection", "provider", "function", "region", "profile", "max_body_bytes", "thresholds",
-    "invoke", "qualifier", "agent",
+    "invoke", "qualifier", "agent", "tls_verify",
 )
 _SCENARIO_KEYS: dict[str, tuple[str, ...]] = {
     "common": ("name", "type", "targets", "connection"),
@@ -285,7 +285,9 @@ def _build_target(ctx: _Ctx, raw: dict[str, Any], index: int) -> TargetSpec:
     if "json" in raw and not any(k.lower() == "content-type" for k, _ in headers):
         headers = (*headers, ("Content-Type", "application/json"))
     labels = ctx.table(raw.get("labels", {}), f"{where}.labels")
-    option_keys = ("region", "profile", "invoke", "qualifier", "agent", "thresholds")
+    option_keys = ("region", "profile", "invoke", "qualifier", "agent", "thresholds", "tls_verify")
+    if "tls_verify" in raw:
+        ctx.boolean(raw["tls_verify"], f"{where}.tls_verify")
     options = {k: raw[k] for k in option_keys if k in raw}
     return TargetSpec(
         name=name,

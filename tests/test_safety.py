@@ -128,3 +128,28 @@ def test_unwritable_run_directory_is_a_clear_error(echo_url, write_suite, tmp_pa
     assert main(["run", str(suite), "-o", str(target), "-q"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot write run directory" in err[0] and "-o DIR" in err[0]
+
+
+def test_disk_full_stops_with_one_line_and_a_readable_journal(echo_url, write_suite, tmp_path, capsys) -> None:
+    """A tiny tmpfs fills up mid-run: the run stops with a clear error; what was journaled reads."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount_point)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.decode().strip()})")
+    try:
+        suite = write_suite(
+            "[suite]\nname = \"full\"\n[[targets]]\nname = \"a\"\n"
+            f"url = \"{echo_url}/ok\"\n[[scenarios]]\ntype = \"warm\"\ncount = 2000\n"
+        )
+        run_dir = mount_point / "run"
+        assert main(["run", str(suite), "-o", str(run_dir), "-q", "--no-report"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: cannot") and "No space left" in err[0]
+        from coldbench.store import read_journal
+
+        frame, stats = read_journal(run_dir)
+        assert len(frame) > 10 and stats.torn_lines <= 1
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)

@@ -2,7 +2,7 @@
 
 Routes: `/ok` (small JSON), `/sleep?ms=N` (answers after N ms), `/status/<code>`,
 `/bytes/<n>` (n-byte body), `/stall-once?after=N&ms=M` (the N-th request freezes the
-server for M ms), `/echo-headers` (reflects request headers). Run as `python -m coldbench.testing.echo_server [--port 0]`; it prints
+server for M ms), `/echo-headers` (reflects request headers). Run as `python -m coldbench.testing.echo_server [--port 0] [--tls]`; it prints
 `{"url": ..., "pid": ...}` once listening.
 """
 
@@ -66,14 +66,25 @@ def build_app() -> web.Application:
     return app
 
 
-async def serve(port: int) -> None:
-    """Serve until cancelled; print the ready line first."""
+async def serve(port: int, tls: bool = False) -> None:
+    """Serve until cancelled; print the ready line first (with --tls: HTTPS, self-signed)."""
+    context = None
+    if tls:
+        import tempfile
+        from pathlib import Path
+
+        from coldbench.testing.fault_server import build_self_signed_context
+
+        context = build_self_signed_context(Path(tempfile.mkdtemp(prefix="coldbench-echo-tls-")))
+        if context is None:
+            raise SystemExit("echo_server: --tls needs the openssl command")
     runner = web.AppRunner(build_app(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
+    site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=context)
     await site.start()
     bound = runner.addresses[0][1]
-    print(json.dumps({"url": f"http://127.0.0.1:{bound}", "pid": os.getpid()}), flush=True)
+    scheme = "https" if tls else "http"
+    print(json.dumps({"url": f"{scheme}://127.0.0.1:{bound}", "pid": os.getpid()}), flush=True)
     await asyncio.Event().wait()
 
 
@@ -81,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry: serve on --port (0 = any free port)."""
     parser = argparse.ArgumentParser(prog="echo_server")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls", action="store_true", help="HTTPS with a self-signed certificate")
     args = parser.parse_args(argv)
     from coldbench.testing.childproc import die_with_parent
 
@@ -88,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import uvloop
 
-        uvloop.run(serve(args.port))
+        uvloop.run(serve(args.port, args.tls))
     except KeyboardInterrupt:
         pass
     return 0

@@ -142,3 +142,18 @@ def load_run_curve(run_dir: Path) -> ColdCurve:
     except RunFormatError as exc:
         raise ConfigError(f"warmer.simulate.curve.run: {exc}") from None
     return fit_curve_from_samples(select_gap_probes(run.frame), f"run: {Path(run_dir).name}")
+
+
+def load_configured_curve(kind: str, keep_alive_s: float = math.nan,
+                          path: Path | None = None) -> ColdCurve:
+    """The curve a `[warmer.simulate] curve` names that needs no live run (keep_alive,
+    published or run); ConfigError for "calibrate" and "none", which come from the experiment."""
+    if kind == "keep_alive":
+        return build_step_curve(keep_alive_s, "configured keep-alive")
+    if kind == "published" and path is not None:
+        return load_published_curve(path)
+    if kind == "run" and path is not None:
+        return load_run_curve(path)
+    raise ConfigError(f"warmer.simulate.curve: {kind!r} is measured during `coldbench warm`; "
+                      "for --simulate give {keep_alive = \"5s\"}, {published = \"file.json\"} "
+                      "or {run = \"runs/dir\"}")

@@ -244,3 +244,11 @@ def _stable_hash(text: str) -> int:
     for byte in text.encode():
         value = ((value ^ byte) * 16777619) & 0xFFFFFFFF
     return value
+
+
+def simulate_strategies(strategies: tuple[Strategy, ...], workload: Workload, curve: ColdCurve,
+                        service: ServiceModel, pricing: Pricing, replicates: int = 200,
+                        seed: int = 0) -> list[SimulatedStrategy]:
+    """Simulate every strategy on the same workload and curve."""
+    return [simulate_strategy(s, workload, curve, service, pricing, replicates, seed)
+            for s in strategies]

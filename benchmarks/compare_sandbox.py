@@ -1,0 +1,95 @@
+"""Regression gates end to end on the sandbox (issue 7): no false alarms on unchanged pairs,
+slower init flagged on cold only, shorter keep-alive flagged on cold rate and keep-alive.
+
+Each run probes four copies of the trivial function (pooled as one target for comparison: same
+code, same settings) after idle gaps of 2, 6 and 14 s, plus back-to-back warm probes.
+
+    python benchmarks/compare_sandbox.py [--pairs 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from coldbench import load_run
+from coldbench.compare import CompareConfig, compare_runs
+from coldbench.runner import RunOptions, execute_run
+from coldbench.store import load_manifest
+from coldbench.suite import load_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+COPIES = 4
+
+
+def write_suite(tmp: Path, name: str, keep_alive_s: float, init_delay_ms: float, seed: int) -> Path:
+    """A suite with its own sandbox: four copies of hello with the given settings."""
+    functions = tmp / "functions"
+    if not functions.exists():
+        for i in range(COPIES):
+            shutil.copytree(ROOT / "targets/functions/hello", functions / f"hello{i}",
+                            ignore=shutil.ignore_patterns("__pycache__"))
+    lines = [f'[suite]\nname = "{name}"\nseed = {seed}\n', f'[sandbox]\nfunctions = "{functions}"\n']
+    for i in range(COPIES):
+        lines.append(f'[sandbox.overrides.hello{i}]\nkeep_alive = "{keep_alive_s}s"\n'
+                     f"init_delay_ms = {init_delay_ms}\n")
+    for i in range(COPIES):
+        lines.append(f'[[targets]]\nname = "hello{i}"\nurl = "${{sandbox}}/fn/hello{i}/"\n')
+    lines.append('[[scenarios]]\nname = "gaps"\ntype = "idle_gap"\ngaps = ["2s", "6s", "14s"]\n'
+                 "repetitions = 2\nshuffle = true\n")
+    lines.append('[[scenarios]]\nname = "b2b"\ntype = "warm"\ncount = 10\n')
+    path = tmp / f"{name}.toml"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def run_once(tmp: Path, name: str, keep_alive_s: float, init_delay_ms: float, seed: int) -> Path:
+    """Run one suite; return its run directory."""
+    suite = load_suite(write_suite(tmp, name, keep_alive_s, init_delay_ms, seed))
+    return execute_run(suite, RunOptions(out_dir=tmp / "runs" / name, quiet=True)).run_dir
+
+
+def pooled(run_dir: Path) -> pd.DataFrame:
+    """The run's samples with the copies pooled into one target."""
+    frame = load_run(run_dir)
+    frame["target"] = "hello"
+    return frame
+
+
+def verdicts(base: Path, new: Path) -> dict[str, str]:
+    """key → verdict for every metric compared."""
+    result = compare_runs(pooled(base), pooled(new), CompareConfig(),
+                          base_manifest=load_manifest(base), new_manifest=load_manifest(new))
+    return {c.key: c.verdict for c in result.comparisons}
+
+
+def main() -> None:
+    """Run the three experiments and print their verdicts."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pairs", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="coldbench-compare-") as tmp_name:
+        tmp = Path(tmp_name)
+        alarms = 0
+        base = None
+        for pair in range(args.pairs):
+            base = run_once(tmp, f"base{pair}", 10.0, 0.0, seed=pair)
+            new = run_once(tmp, f"new{pair}", 10.0, 0.0, seed=100 + pair)
+            found = {k: v for k, v in verdicts(base, new).items() if v in ("regressed", "improved")}
+            alarms += bool(found)
+            print(f"unchanged pair {pair}: {found or 'no change flagged'}", flush=True)
+        print(f"false alarms: {alarms} of {args.pairs} unchanged pairs")
+        assert base is not None
+        slow = run_once(tmp, "slow-init", 10.0, 150.0, seed=7)
+        print("init +150 ms:", json.dumps(verdicts(base, slow), sort_keys=True), flush=True)
+        short = run_once(tmp, "short-keep-alive", 4.0, 0.0, seed=8)
+        print("keep-alive 10 s -> 4 s:", json.dumps(verdicts(base, short), sort_keys=True), flush=True)
+
+
+if __name__ == "__main__":
+    main()
