@@ -21,7 +21,7 @@ import aiohttp
 
 from coldbench import __version__
 from coldbench.errorkinds import classify_exception, classify_status
-from coldbench.redact import redact_headers
+from coldbench.redact import REDACTED, SECRET_HEADER_RE
 from coldbench.sample import Sample
 from coldbench.suite import TargetSpec
 
@@ -276,13 +276,13 @@ async def _read_capped(content: aiohttp.StreamReader, cap_bytes: int) -> tuple[b
 
 
 def _keep_headers(raw: Any) -> dict[str, str]:
-    """Response headers worth keeping for labelling and fingerprints, secrets redacted."""
+    """Response headers (first value of each name) for labelling and fingerprints, with
+    secret-looking ones (cookies, tokens, keys) redacted; one pass, on the hot path."""
     kept: dict[str, str] = {}
     for name, value in raw.items():
-        if name in kept:
-            continue
-        kept[name] = value[:_HEADER_VALUE_LIMIT]
-    return redact_headers(kept)
+        if name not in kept:
+            kept[name] = REDACTED if SECRET_HEADER_RE.match(name) else value[:_HEADER_VALUE_LIMIT]
+    return kept
 
 
 def _maybe_json(body: bytes, content_type: str) -> Any:

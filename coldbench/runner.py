@@ -58,6 +58,7 @@ class RunOptions:
     seed: int | None = None
     resume: bool = False  # out_dir is an interrupted run to continue
     workers: int | None = None  # processes; None: all cores for load scenarios, else 1
+    cluster: str | None = None  # --cluster ADDRESS: probe agents on Ray (coldbench.cluster)
 
 
 @dataclass
@@ -150,7 +151,14 @@ async def _execute_run(suite: Suite, options: RunOptions) -> RunOutcome:
                 suite = resolve_sandbox_urls(suite, sandbox_url)
                 writer.update_manifest(sandbox={"url": sandbox_url})
             workers = options.workers or default_workers(suite)
-            if workers == 1:
+            if options.cluster:
+                from coldbench.cluster import ClusterOptions, run_on_cluster
+
+                cluster_options = ClusterOptions(agents_per_node=options.workers or 1,
+                                                 quiet=options.quiet, sandbox_url=sandbox_url)
+                reports = await run_on_cluster(suite, plan, writer, options.cluster, stop,
+                                               done_ids, cluster_options)
+            elif workers == 1:
                 spec = ShardSpec(0, 1, done_ids, options.quiet, sandbox_url)
                 reports = [await run_shard(suite, plan, writer, spec, stop)]
             else:

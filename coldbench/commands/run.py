@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="print requests, duration and cost estimate; send nothing")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="client processes (default: all cores for load scenarios, else 1)")
+    parser.add_argument("--cluster", metavar="ADDRESS", default=None,
+                        help="run probe agents on Ray: auto, HOST:PORT, ray://HOST:PORT, or local "
+                             "(docs/cluster.md; needs pip install 'coldbench[cluster]')")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", default=None,
                         help="continue an interrupted or killed run")
     parser.set_defaults(func=run)
@@ -56,13 +59,17 @@ def run(args: argparse.Namespace) -> int:
     """Execute the `run` subcommand; exit 0 (complete), 1 (thresholds failed), 2, or 130."""
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers: must be at least 1")
+    if args.cluster:
+        from coldbench.cluster import require_ray
+
+        require_ray()  # no Ray: one `error:` line, before a run directory is made
     suite = _load(args)
     validate_suite_thresholds(suite.snapshot)
     if args.dry_run:
         return _dry_run(suite, args.seed)
     options = RunOptions(out_dir=args.resume or args.out, runs_root=args.runs_root,
                          quiet=args.quiet, seed=args.seed, resume=args.resume is not None,
-                         workers=args.workers)
+                         workers=args.workers, cluster=args.cluster)
     outcome = execute_run(suite, options)
     console = Console(file=sys.stdout, width=max(100, Console().width), soft_wrap=False)
     if len(outcome.frame):
