@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -281,8 +282,14 @@ def _keep_headers(raw: Any) -> dict[str, str]:
     kept: dict[str, str] = {}
     for name, value in raw.items():
         if name not in kept:
-            kept[name] = REDACTED if SECRET_HEADER_RE.match(name) else value[:_HEADER_VALUE_LIMIT]
+            kept[name] = REDACTED if _is_secret_header(name) else value[:_HEADER_VALUE_LIMIT]
     return kept
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_secret_header(name: str) -> bool:
+    """Header names repeat from response to response: match each one once."""
+    return SECRET_HEADER_RE.match(name) is not None
 
 
 def _maybe_json(body: bytes, content_type: str) -> Any:

@@ -28,7 +28,7 @@ from coldbench.histo import HistogramRecorder, save_histograms
 from coldbench.load import build_load_record
 from coldbench.plan import LOAD_ID_BASE, LOAD_ID_BLOCK, Plan, build_plan
 from coldbench.progress import ProgressDisplay
-from coldbench.providers import Provider, build_provider
+from coldbench.providers import Provider, build_provider, describe_providers
 from coldbench.selfcheck import ClientMonitor
 from coldbench.shard import shard_plan
 from coldbench.store import (
@@ -43,6 +43,11 @@ from coldbench.store import (
     utc_now_iso,
 )
 from coldbench.suite import Suite, TargetSpec
+from coldbench.workerd.suite_hook import (
+    prepare_workerd_suite,
+    resolve_workerd_urls,
+    workerd_for,
+)
 from coldbench.workers import default_workers, run_worker_processes
 
 SANDBOX_PLACEHOLDER = "${sandbox}"
@@ -139,6 +144,7 @@ def execute_run(suite: Suite, options: RunOptions) -> RunOutcome:
 
 
 async def _execute_run(suite: Suite, options: RunOptions) -> RunOutcome:
+    suite, skipped = prepare_workerd_suite(suite)  # no workerd here: its targets go, with a warning
     writer, plan, done_ids = _open_run(suite, options)
     run_dir = writer.run_dir
     stop = asyncio.Event()
@@ -146,10 +152,14 @@ async def _execute_run(suite: Suite, options: RunOptions) -> RunOutcome:
     status = "failed"
     reports: list[ShardReport] = []
     try:
-        async with sandbox_for(suite, run_dir) as sandbox_url:
+        async with sandbox_for(suite, run_dir) as sandbox_url, workerd_for(suite, run_dir) as workerd:
             if sandbox_url is not None:
                 suite = resolve_sandbox_urls(suite, sandbox_url)
                 writer.update_manifest(sandbox={"url": sandbox_url})
+            if workerd is not None:
+                suite = resolve_workerd_urls(suite, workerd)
+                writer.update_manifest(workerd=workerd.describe())
+            writer.update_manifest(providers=await describe_providers(suite.targets, sandbox_url))
             workers = options.workers or default_workers(suite)
             if options.cluster:
                 from coldbench.cluster import ClusterOptions, run_on_cluster
@@ -167,11 +177,12 @@ async def _execute_run(suite: Suite, options: RunOptions) -> RunOutcome:
             status = "interrupted" if interrupted else "complete"
     finally:
         _remove_signal_handlers()
-        writer.update_manifest(**summarise_reports(reports))
+        summary = summarise_reports(reports)
+        writer.update_manifest(**{**summary, "warnings": skipped + summary["warnings"]})
         frame = _finish_run(writer, status, suite)
     errors = [e for r in reports for e in r.action_errors]
     return RunOutcome(run_dir=run_dir, status=status, frame=frame, plan=plan, action_errors=errors,
-                      warnings=[w for r in reports for w in r.warnings])
+                      warnings=skipped + [w for r in reports for w in r.warnings])
 
 
 def _finish_run(writer: RunWriter, status: str, suite: Suite) -> pd.DataFrame:

@@ -29,7 +29,8 @@ TARGET_KINDS = ("serverless", "container")
 CONNECTION_MODES = ("fresh", "reuse")
 SCENARIO_TYPES = ("idle_gap", "burst", "warm", "config_update", "closed", "rate")
 
-_TOP_KEYS = ("suite", "targets", "scenarios", "sandbox", "thresholds", "budget", "pricing", "warmer")
+_TOP_KEYS = ("suite", "targets", "scenarios", "sandbox", "thresholds", "budget", "pricing", "warmer",
+             "workerd")
 _SUITE_KEYS = ("name", "seed", "description", "report")
 _TARGET_KEYS = (
     "name", "url", "method", "headers", "body", "json", "timeout", "kind", "labels",
@@ -168,7 +169,7 @@ def build_suite(raw: dict[str, Any], source: str, env: Mapping[str, str]) -> Sui
         sandbox=sandbox,
         thresholds=ctx.table(raw.get("thresholds", {}), "thresholds"),
         budget=ctx.table(raw.get("budget", {}), "budget"),
-        tables={k: raw[k] for k in ("pricing", "warmer") if k in raw},
+        tables={k: raw[k] for k in ("pricing", "warmer", "workerd") if k in raw},
         snapshot=snapshot,
         secrets=tuple(sorted(ctx.secrets)),
     )
@@ -274,7 +275,7 @@ def _build_target(ctx: _Ctx, raw: dict[str, Any], index: int) -> TargetSpec:
     if "url" not in raw and provider == "http":
         raise ctx.fail(f"{where}.url", "missing; give the endpoint's URL")
     url = ctx.expand_env(ctx.string(raw.get("url", ""), f"{where}.url"), f"{where}.url")
-    if url and not re.match(r"^https?://|^\$\{sandbox\}", url):
+    if url and not re.match(r"^https?://|^\$\{(sandbox|workerd|workerd_ondemand)\}", url):
         raise ctx.fail(f"{where}.url", f"must start with http:// or https://, got {url!r}")
     headers_raw = ctx.table(raw.get("headers", {}), f"{where}.headers")
     headers = tuple(

@@ -11,7 +11,7 @@ from coldbench.cli import main
 from coldbench.suite import ENV_RE
 
 TARGETS_DIR = Path(__file__).resolve().parent.parent / "targets"
-LEAD_OWNED = {"local.toml"}  # runs on a fresh machine; tested with the sandbox
+LEAD_OWNED = {"local.toml", "local-workerd.toml"}  # runs on a fresh machine; tested with the sandbox
 EXAMPLE_SUITES = sorted(p for p in TARGETS_DIR.glob("*.toml") if p.name not in LEAD_OWNED)
 EXPECTED = {
     "aws-function-url", "aws-api-gateway", "aws-invoke-provisioned", "cloud-run", "azure-functions",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from coldbench.sandbox import control_api
 from coldbench.sandbox.config import billed_ms
 from coldbench.sandbox.instance import InvocationResult
 from coldbench.sandbox.pool import FunctionPool, Throttled
@@ -48,7 +49,7 @@ def add_routes(app: web.Application, platform: Platform) -> None:
     async def invoke(request: web.Request) -> web.StreamResponse:
         arrived_ns, started_at = time.perf_counter_ns(), time.time()
         name = function_name_from(request.match_info["name"])
-        pool = platform.pools.get(name)
+        pool = control_api.resolve_pool(request, platform)  # a version or alias has its own pool
         if pool is None:
             return _response(*not_found(f"Function not found: {function_arn(name)}"))
         payload = await request.read() or b"{}"
@@ -73,7 +74,7 @@ def add_routes(app: web.Application, platform: Platform) -> None:
             result = await call
         except Throttled as exc:
             return _response(*too_many_requests(exc.reason))
-        headers = {"X-Amz-Executed-Version": "$LATEST", "x-amzn-RequestId": result.request_id,
+        headers = {"X-Amz-Executed-Version": control_api.executed_version(pool), "x-amzn-RequestId": result.request_id,
                    "Content-Type": "application/json"}
         if result.function_error:
             headers["X-Amz-Function-Error"] = "Unhandled"
