@@ -12,6 +12,7 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
@@ -88,7 +89,7 @@ class Engine:
         ]
         stopper = asyncio.create_task(stop.wait())
         try:
-            pending = set(lanes)
+            pending: set[asyncio.Task[Any]] = set(lanes)
             while pending and not stop.is_set():
                 done, pending = await asyncio.wait(pending | {stopper}, return_when=asyncio.FIRST_COMPLETED)
                 pending.discard(stopper)
@@ -166,7 +167,9 @@ class Engine:
         session = self._session(target, scenario.connection or target.connection)
         ctx = LoadContext(target=target, scenario=scenario, id_base=step.id_base,
                           worker=self.options.worker, workers=self.options.workers)
-        publish = lambda outcome: self._record(outcome, target)  # noqa: E731
+        def publish(outcome: ProbeOutcome) -> None:
+            self._record(outcome, target)
+
         if scenario.type == "closed":
             result = await run_closed_loop(session, ctx, publish, clock=self.options.monotonic_ns)
         else:

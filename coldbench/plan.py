@@ -71,7 +71,7 @@ class Plan:
         return max((self.lane_duration_s(t) for t in self.lanes), default=0.0)
 
 
-RawStep = tuple[float | None, list[dict], str | None]
+RawStep = tuple[float | None, list[dict[str, object]], str | None]
 
 
 def build_plan(suite: Suite, seed: int | None = None) -> Plan:
@@ -111,7 +111,7 @@ def build_plan(suite: Suite, seed: int | None = None) -> Plan:
 
 def _scenario_steps(scenario: ScenarioSpec, rng: random.Random) -> list[RawStep]:
     """Steps of one scenario on one target: (gap before, probe specs, action)."""
-    base = {"scenario": scenario.name, "scenario_type": scenario.type,
+    base: dict[str, object] = {"scenario": scenario.name, "scenario_type": scenario.type,
             "connection": scenario.connection}
     if scenario.type == "idle_gap":
         gaps = [g for g in scenario.gaps_s for _ in range(scenario.repetitions)]
@@ -122,14 +122,14 @@ def _scenario_steps(scenario: ScenarioSpec, rng: random.Random) -> list[RawStep]
         steps += [(_jittered(g, scenario, rng), [dict(base)], None) for g in gaps]
         return steps
     if scenario.type == "burst":
-        return [(scenario.pause_s, [dict(base) for _ in range(scenario.concurrency)], None)
-                for _ in range(scenario.rounds)]
+        rounds: list[RawStep] = [(scenario.pause_s, [dict(base) for _ in range(scenario.concurrency)], None)
+                                 for _ in range(scenario.rounds)]
+        return rounds
     if scenario.type == "warm":
         # One priming request (may be cold), then back-to-back warm probes.
         prime = dict(base, phase="forcing")
-        return [(scenario.pause_s, [prime], None)] + [
-            (0.0, [dict(base)], None) for _ in range(scenario.count)
-        ]
+        warm: list[RawStep] = [(scenario.pause_s, [prime], None)]
+        return warm + [(0.0, [dict(base)], None) for _ in range(scenario.count)]
     if scenario.type == "config_update":
         return [(scenario.pause_s, [dict(base)], "force_cold") for _ in range(scenario.repetitions)]
     return [(0.0, [], "load")]  # closed / rate: one step that the load engine drives

@@ -145,7 +145,7 @@ def build_session(connection: str, target: TargetSpec | None = None, limit: int 
     verify = target is None or dict(target.options).get("tls_verify", True)
     connector = TimedTCPConnector(
         force_close=fresh, limit=limit, use_dns_cache=not fresh, enable_cleanup_closed=False,
-        ssl=None if verify else False,  # tls_verify = false: self-signed test endpoints
+        ssl=True if verify else False,  # tls_verify = false: self-signed test endpoints
     )
     headers = {"User-Agent": f"coldbench/{__version__}"}
     if target is not None:
@@ -247,7 +247,7 @@ async def send_probe(
     return ProbeOutcome(sample=sample, end_ns=marks.end, body_json=body_json)
 
 
-def _phase_fields(marks: PhaseMarks) -> dict[str, float | None]:
+def _phase_fields(marks: PhaseMarks) -> dict[str, Any]:
     """Phase durations in ms from the marks (None where a phase did not happen)."""
     tcp_end = marks.tcp_end or marks.connect_end
     connect_base = marks.dns_end or marks.connect_start

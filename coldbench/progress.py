@@ -13,7 +13,14 @@ from typing import IO
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from coldbench.events import EventBus, ProbeScheduled, SampleRecorded
@@ -101,7 +108,7 @@ class ProgressDisplay:
         self._last_plain_ns = clock_ns()
         self._live: Live | None = None
         self._progress: Progress | None = None
-        self._task_id: int | None = None
+        self._task_id: TaskID | None = None
 
     def subscribe(self, bus: EventBus) -> None:
         """Receive engine events from `bus`."""

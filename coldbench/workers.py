@@ -42,8 +42,8 @@ async def run_worker_processes(suite: Suite, run_dir: Path, workers: int, sandbo
         if sandbox_url:
             args += ["--sandbox-url", sandbox_url]
         procs.append(await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE))
-    waiter = asyncio.gather(*(p.communicate() for p in procs))
-    stopper = asyncio.create_task(stop.wait())
+    waiter: asyncio.Future[Any] = asyncio.gather(*(p.communicate() for p in procs))
+    stopper: asyncio.Future[Any] = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
     if stopper in done:
         for proc in procs:
