@@ -1,7 +1,7 @@
 """Regression gates end to end on the sandbox (issue 7): no false alarms on unchanged pairs,
 slower init flagged on cold only, shorter keep-alive flagged on cold rate and keep-alive.
 
-Each run probes four copies of the trivial function (pooled as one target for comparison: same
+Each run probes eight copies of the trivial function (pooled as one target for comparison: same
 code, same settings) after idle gaps of 2, 6 and 14 s, plus back-to-back warm probes.
 
     python benchmarks/compare_sandbox.py [--pairs 10]
@@ -24,7 +24,7 @@ from coldbench.store import load_manifest
 from coldbench.suite import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIES = 4
+COPIES = 8
 
 
 def write_suite(tmp: Path, name: str, keep_alive_s: float, init_delay_ms: float, seed: int) -> Path:

@@ -238,6 +238,76 @@ def compare_rate(target: str, key: str, base: tuple[int, int], new: tuple[int, i
                             ratio, low, high, p_value, "fisher-exact", effect, verdict)
 
 
+def compare_cold_rate(target: str, base: pd.DataFrame, new: pd.DataFrame,
+                      config: CompareConfig) -> MetricComparison:
+    """The cold-start rate, tested within idle-gap strata when both runs have them.
+
+    Cold rates depend on the idle gap before each probe, so pooling a run's samples mixes gaps
+    that are always cold with gaps that never are, and hides a shifted keep-alive in noise. The
+    Cochran–Mantel–Haenszel test (Mantel & Haenszel, J. Natl Cancer Inst. 1959) compares cold
+    rates within each planned gap and combines the strata; the ratio's interval comes from a
+    bootstrap that resamples within strata. Runs without planned gaps fall back to Fisher's test.
+    """
+    base_strata, new_strata = count_cold_by_gap(base), count_cold_by_gap(new)
+    shared = sorted(set(base_strata) & set(new_strata))
+    if not any(key >= 0 for key in shared):
+        return compare_rate(target, "cold_rate", count_cold(base), count_cold(new), config)
+    (base_k, base_n), (new_k, new_n) = count_cold(base), count_cold(new)
+    if base_n == 0 or new_n == 0:
+        return _insufficient(target, "cold_rate", "fraction", base_n, new_n, config, "no samples")
+    p_value = cmh_p_value([(new_strata[k], base_strata[k]) for k in shared])
+    rng = derive_rng(config.seed, target, "cold_rate")
+    base_boot = _stratified_rate_draws(base_strata, rng, config.n_boot)
+    new_boot = _stratified_rate_draws(new_strata, rng, config.n_boot)
+    low, high = ratio_interval(safe_ratio(new_boot, base_boot), config.ci_level)
+    base_rate, new_rate = base_k / base_n, new_k / new_n
+    ratio = float(safe_ratio(new_rate, base_rate))
+    effect = config.effect_for("cold_rate")
+    verdict = decide_verdict(ratio, low, high, p_value, min_effect=effect, alpha=config.alpha)
+    return MetricComparison(target, "cold_rate", "fraction", True, base_rate, new_rate, base_n,
+                            new_n, ratio, low, high, p_value, "cmh-by-gap", effect, verdict)
+
+
+def count_cold_by_gap(frame: pd.DataFrame) -> dict[float, tuple[int, int]]:
+    """(cold, labelled) per planned idle gap (seconds); samples without one under key -1."""
+    rows = frame[frame["error"].isna() & frame["label"].isin(["cold", "warm"])]
+    if "planned_gap_s" in rows:
+        gaps = rows["planned_gap_s"].astype(float).fillna(-1.0).round(6)
+    else:
+        gaps = pd.Series(-1.0, index=rows.index)
+    out: dict[float, tuple[int, int]] = {}
+    for gap, labels in rows["label"].groupby(gaps):
+        out[float(gap)] = (int((labels == "cold").sum()), int(len(labels)))
+    return out
+
+
+def cmh_p_value(strata: list[tuple[tuple[int, int], tuple[int, int]]]) -> float:
+    """Two-sided Cochran–Mantel–Haenszel p-value (continuity-corrected) for 2×2 strata given as
+    ((new_cold, new_n), (base_cold, base_n)); strata that carry no information are skipped."""
+    deviation = variance = 0.0
+    for (a, n1), (c, n0) in strata:
+        total = n1 + n0
+        cold = a + c
+        if total < 2 or cold in (0, total):
+            continue
+        deviation += a - n1 * cold / total
+        variance += n1 * n0 * cold * (total - cold) / (total**2 * (total - 1))
+    if variance <= 0:
+        return 1.0
+    statistic = max(0.0, abs(deviation) - 0.5) ** 2 / variance
+    return float(stats.chi2.sf(statistic, df=1))
+
+
+def _stratified_rate_draws(strata: dict[float, tuple[int, int]], rng: np.random.Generator,
+                           n_boot: int) -> np.ndarray:
+    """Bootstrap draws of the pooled rate, resampling each stratum's cold count on its own."""
+    total = sum(n for _k, n in strata.values())
+    draws = np.zeros(n_boot)
+    for cold, n in strata.values():
+        draws += rng.binomial(n, cold / n, size=n_boot)
+    return draws / total
+
+
 def compare_keep_alive(target: str, base: pd.DataFrame, new: pd.DataFrame,
                        config: CompareConfig) -> MetricComparison:
     """Keep-alive estimates (coldbench.keepalive: Firth logistic of P(cold) on log gap, profile
@@ -298,7 +368,7 @@ def compare_target(target: str, base: pd.DataFrame, new: pd.DataFrame,
     for label in LATENCY_LABELS:
         out += compare_latencies(target, label, select_latencies_ms(base, label),
                                  select_latencies_ms(new, label), config)
-    out.append(compare_rate(target, "cold_rate", count_cold(base), count_cold(new), config))
+    out.append(compare_cold_rate(target, base, new, config))
     out.append(compare_keep_alive(target, base, new, config))
     out.append(compare_rate(target, "error_rate", count_errors(base), count_errors(new), config))
     return out

@@ -117,3 +117,28 @@ def test_too_few_samples_is_insufficient_not_unchanged() -> None:
     found = {c.key: c for c in compare_runs(base, few_cold).comparisons}
     assert found["cold.p50"].verdict == "insufficient"
     assert "fewer than 5 cold samples" in found["cold.p50"].note
+
+
+def test_cold_rate_is_tested_within_gap_strata() -> None:
+    """A keep-alive cut from 10 s to 4 s flips only the 6 s gap from warm to cold: pooled over
+    all gaps Fisher's test misses it; stratified by gap (Cochran–Mantel–Haenszel) it does not."""
+    import pandas as pd
+    from scipy import stats as sps
+
+    from coldbench.compare import CompareConfig, cmh_p_value, compare_cold_rate
+
+    def frame(cold_at_6s: bool) -> pd.DataFrame:
+        rows = []
+        for gap in (2.0, 6.0, 14.0):
+            cold = gap == 14.0 or (gap == 6.0 and cold_at_6s)
+            rows += [{"error": None, "label": "cold" if cold else "warm", "planned_gap_s": gap}] * 16
+        rows += [{"error": None, "label": "warm", "planned_gap_s": float("nan")}] * 40
+        return pd.DataFrame(rows)
+
+    base, new = frame(False), frame(True)
+    pooled = sps.fisher_exact([[32, 56], [16, 72]])[1]
+    assert pooled > 0.0005  # pooled evidence alone would not clear the gate
+    result = compare_cold_rate("t", base, new, CompareConfig())
+    assert result.test == "cmh-by-gap" and result.p_value < 1e-5 and result.verdict == "regressed"
+    assert compare_cold_rate("t", base, frame(False), CompareConfig()).verdict == "unchanged"
+    assert cmh_p_value([((3, 3), (3, 3))]) == 1.0  # no information, no evidence
