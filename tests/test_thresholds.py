@@ -150,8 +150,9 @@ def test_pytest_plugin_fixture_and_benchmark_json(tmp_path: Path) -> None:
     tests_dir = Path(__file__).parent
     # The inner session gets its own --basetemp, so it never prunes this session's tmp dirs.
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-         "coldbench.pytest_plugin", f"--coldbench-benchmark-json={out}", "--rootdir",
+        # The plugin loads through its pytest11 entry point (pyproject), as in a user's project.
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         f"--coldbench-benchmark-json={out}", "--rootdir",
          str(tmp_path), f"--basetemp={tmp_path / 'inner'}", str(tmp_path / "test_nightly.py")],
         capture_output=True, text=True, cwd=tmp_path, timeout=120,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(

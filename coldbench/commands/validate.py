@@ -23,6 +23,10 @@ def run(args: argparse.Namespace) -> int:
     """Validate the suite and print what it would do; exit 0 when valid, 2 otherwise."""
     suite = load_suite(args.suite)
     validate_suite_thresholds(suite.snapshot)
+    if "warmer" in suite.tables or "pricing" in suite.tables:
+        from coldbench.warmer.config import build_warmer_config
+
+        build_warmer_config(suite)
     plan = build_plan(suite)
     check_budget(suite, plan, build_budget(suite.budget, suite.path))
     print(

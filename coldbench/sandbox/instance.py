@@ -129,7 +129,9 @@ class Instance:
     @property
     def routable(self) -> bool:
         """May new invocations be routed here? (Provisioned instances only once initialised.)"""
-        if self.state == "dead" or self.retiring or self.free_slots <= 0:
+        # An instance being stopped (end_reason set) stays alive until its exit is observed:
+        # routing a request to it then would fail it and make the next one cold.
+        if self.state == "dead" or self.retiring or self.end_reason or self.free_slots <= 0:
             return False
         return self.state == "ready" or not self.provisioned
 

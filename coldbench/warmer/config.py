@@ -2,6 +2,7 @@
 
     [warmer]
     target = "hello"                       # the suite target to warm (default: the first)
+    warmup = "5s"                          # strategies act this long before user traffic
     strategies = [                         # or [[warmer.strategies]] tables
       { type = "none" },
       { name = "ping", type = "ping", interval = "4s", fan_out = 1, hold = "0ms" },
@@ -12,18 +13,28 @@
     type = "poisson"
     rate = 0.2                             # requests per second
     duration = "150s"
+    deploys = ["90s"]                      # optional: every instance recycled at these times
     [warmer.simulate]
     curve = "calibrate"                    # "calibrate" | "none" | {keep_alive = "5s"}
                                            # | {published = "file.json"} | {run = "runs/dir"}
     calibration_gaps = ["2s", "4s", "5s", "6s", "8s"]
+    prior = {keep_alive = "5s"}            # the curve of --simulate when `curve` is measured
+    model = "isotonic"                     # measured probes -> curve: isotonic | logistic
     replicates = 200
 
+Outside the sandbox every strategy also names its own deployed copy of the function: `url`
+(its HTTP endpoint), `function` and `qualifier` (alias or version, for provisioned concurrency
+and deploys on AWS; default: the target's `qualifier`, else "live"). Times (provisioning
+schedules, ping starts, deploys) are on the experiment clock: 0 is when the strategies start
+acting; user requests follow the workload from `warmup` on.
+
 Errors are ConfigErrors naming the file and the key (`warmer.strategies[1].interval: ...`).
-Pure apart from nothing: paths are resolved, not read.
+Pure: paths are resolved, not read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import re
@@ -49,7 +60,7 @@ from coldbench.warmer.workloads import WORKLOAD_TYPES, WorkloadSpec
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 CURVE_KINDS = ("calibrate", "none", "keep_alive", "published", "run")
-_WARMER_KEYS = ("target", "strategies", "workload", "simulate")
+_WARMER_KEYS = ("target", "warmup", "strategies", "workload", "simulate")
 _COMMON = ("name", "type", "url", "function", "qualifier")
 _STRATEGY_KEYS = {
     "none": (),
@@ -63,8 +74,9 @@ _WORKLOAD_KEYS = {
     "bursty": ("rate", "duration", "on", "off", "off_rate"),
     "trace": ("path", "format", "function", "compression", "start", "span", "duration"),
 }
-_SIMULATE_KEYS = ("curve", "calibration_gaps", "replicates", "warm_ms", "init_ms", "ping_ms",
-                  "ready_delay")
+_SIMULATE_KEYS = ("curve", "prior", "model", "calibration_gaps", "replicates", "warm_ms",
+                  "init_ms", "ping_ms", "ready_delay")
+CURVE_MODELS = ("isotonic", "logistic")
 _PRICING_KEYS = ("request_usd_per_million", "gb_second_usd", "provisioned_gb_second_usd",
                  "provisioned_duration_gb_second_usd", "container_usd_per_hour", "memory_mb",
                  "bill_init", "billing_granularity_ms", "source")
@@ -95,6 +107,8 @@ class SimulateSpec:
     """The `[warmer.simulate]` table."""
 
     curve: CurveSpec | None = None
+    prior: CurveSpec | None = None  # what --simulate uses when `curve` needs a live run
+    model: str = "isotonic"  # how measured idle-gap probes become a curve
     replicates: int = 200
     warm_ms: float = 5.0
     init_ms: float = 250.0
@@ -112,6 +126,7 @@ class WarmerConfig:
     workload: WorkloadSpec
     simulate: SimulateSpec
     pricing: Pricing
+    warmup_s: float = 0.0
 
     @property
     def strategies(self) -> tuple[Strategy, ...]:
@@ -205,7 +220,8 @@ def build_warmer_config(suite: Suite) -> WarmerConfig:
     workload = _build_workload(check, raw["workload"], Path(suite.path).resolve().parent)
     simulate = _build_simulate(check, raw.get("simulate", {}), Path(suite.path).resolve().parent)
     pricing = build_pricing(suite.tables.get("pricing", {}), suite.path)
-    return WarmerConfig(suite.path, target, lanes, workload, simulate, pricing)
+    warmup = check.duration(raw.get("warmup", 0), "warmer.warmup")
+    return WarmerConfig(suite.path, target, lanes, workload, simulate, pricing, warmup)
 
 
 def _build_lane(check: _Check, raw: Any, index: int) -> LaneSpec:
@@ -285,8 +301,19 @@ def _build_workload(check: _Check, raw: Any, base_dir: Path) -> WorkloadSpec:
     if not isinstance(raw, dict) or "type" not in raw:
         raise check.fail("warmer.workload.type", f"missing; one of {', '.join(WORKLOAD_TYPES)}")
     kind = check.choice(raw["type"], "warmer.workload.type", WORKLOAD_TYPES)
-    check.keys(raw, ("type", "seed") + _WORKLOAD_KEYS[kind], "warmer.workload")
+    check.keys(raw, ("type", "seed", "deploys") + _WORKLOAD_KEYS[kind], "warmer.workload")
     seed = check.integer(raw["seed"], "warmer.workload.seed", 0) if "seed" in raw else None
+    w = "warmer.workload"
+    deploys = raw.get("deploys", [])
+    if not isinstance(deploys, list):
+        raise check.fail(f"{w}.deploys", 'expected a list of times, e.g. ["60s"]')
+    deploys_s = tuple(sorted(check.duration(d, f"{w}.deploys[{i}]") for i, d in enumerate(deploys)))
+    spec = _build_workload_kind(check, kind, raw, base_dir, seed)
+    return dataclasses.replace(spec, deploys_s=deploys_s)
+
+
+def _build_workload_kind(check: _Check, kind: str, raw: dict[str, Any], base_dir: Path,
+                         seed: int | None) -> WorkloadSpec:
     w = "warmer.workload"
     if kind == "trace":
         if "path" not in raw:
@@ -316,16 +343,23 @@ def _build_simulate(check: _Check, raw: Any, base_dir: Path) -> SimulateSpec:
     raw = check.keys(raw, _SIMULATE_KEYS, "warmer.simulate")
     w = "warmer.simulate"
     curve = _build_curve(check, raw["curve"], raw, base_dir) if "curve" in raw else None
+    prior = None
+    if "prior" in raw:
+        if isinstance(raw["prior"], str):
+            raise check.fail(f"{w}.prior", 'expected {keep_alive = "5s"}, {published = "file.json"} '
+                             'or {run = "runs/dir"}')
+        prior = _build_curve(check, raw["prior"], raw, base_dir, f"{w}.prior")
+    model = check.choice(raw.get("model", "isotonic"), f"{w}.model", CURVE_MODELS)
     return SimulateSpec(
-        curve, check.integer(raw.get("replicates", 200), f"{w}.replicates"),
+        curve, prior, model, check.integer(raw.get("replicates", 200), f"{w}.replicates"),
         check.number(raw.get("warm_ms", 5.0), f"{w}.warm_ms"),
         check.number(raw.get("init_ms", 250.0), f"{w}.init_ms"),
         check.number(raw.get("ping_ms", 1.0), f"{w}.ping_ms"),
         check.duration(raw.get("ready_delay", 0), f"{w}.ready_delay"))
 
 
-def _build_curve(check: _Check, value: Any, raw: dict[str, Any], base_dir: Path) -> CurveSpec:
-    key = "warmer.simulate.curve"
+def _build_curve(check: _Check, value: Any, raw: dict[str, Any], base_dir: Path,
+                 key: str = "warmer.simulate.curve") -> CurveSpec:
     if isinstance(value, str):
         kind = check.choice(value, key, ("calibrate", "none"))
         if kind != "calibrate":

@@ -13,6 +13,7 @@ Pure: the loaders at the bottom read files, everything else takes plain values.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +25,15 @@ from scipy import special
 
 from coldbench.errors import ConfigError
 from coldbench.keepalive import MIN_GAP_S, KeepAliveEstimate, compute_keep_alive_estimate
+from coldbench.survival import compute_isotonic_fit
 
 FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
 class ColdCurve:
-    """An idle-lifetime distribution: `logistic` (on log gap), `table` or `step`."""
+    """An idle-lifetime distribution: `logistic` (on log gap), `table`/`isotonic` (piecewise
+    linear through points) or `step`."""
 
     kind: str
     source: str
@@ -46,7 +49,7 @@ class ColdCurve:
         gaps = np.asarray(gaps_s, dtype=np.float64)
         if self.kind == "logistic":
             return special.expit(self.intercept + self.slope * np.log(np.maximum(gaps, MIN_GAP_S)))
-        if self.kind == "table":
+        if self.kind in ("table", "isotonic"):
             return np.interp(gaps, self.gaps_s, self.p_cold)
         return (gaps >= self.keep_alive_s).astype(np.float64)
 
@@ -55,7 +58,7 @@ class ColdCurve:
         u = np.clip(np.asarray(uniforms, dtype=np.float64), 1e-12, 1 - 1e-12)
         if self.kind == "logistic":
             return np.exp((special.logit(u) - self.intercept) / self.slope)
-        if self.kind == "table":
+        if self.kind in ("table", "isotonic"):
             return _invert_piecewise(np.asarray(self.gaps_s), np.asarray(self.p_cold), u)
         return np.full(u.shape, self.keep_alive_s)
 
@@ -111,13 +114,43 @@ def build_step_curve(keep_alive_s: float, source: str = "configured") -> ColdCur
     return ColdCurve("step", source, keep_alive_s=float(keep_alive_s))
 
 
-def fit_curve_from_samples(frame: pd.DataFrame, source: str) -> ColdCurve:
-    """Fit a logistic curve to user samples with a measured gap and a cold/warm label."""
+def build_isotonic_curve(gaps_s: ArrayLike, is_cold: ArrayLike, source: str) -> ColdCurve:
+    """The nonparametric (current-status NPMLE) curve of idle-gap probes, as a table.
+
+    Each pooled block of the isotonic fit contributes its first and last gap at the block's
+    P(cold), so a fixed keep-alive stays a sharp rise between the last warm and the first cold
+    probe instead of a slope spread across the measured range.
+    """
+    gaps = np.asarray(gaps_s, dtype=np.float64)
+    cold = np.asarray(is_cold, dtype=np.float64)
+    keep = np.isfinite(gaps) & np.isfinite(cold)
+    gaps, cold = gaps[keep], cold[keep]
+    if gaps.size < 2 or cold.min() == cold.max():
+        raise ConfigError(f"warmer.simulate.curve: no usable P(cold | gap) curve from {source}: "
+                          f"{int(cold.sum())} of {gaps.size} probes cold; the idle gaps must "
+                          "straddle the keep-alive")
+    unique, inverse = np.unique(gaps, return_inverse=True)
+    counts = np.bincount(inverse).astype(np.float64)
+    means, ends = compute_isotonic_fit(np.bincount(inverse, weights=cold) / counts, counts)
+    points_g, points_p = [], []
+    for mean, start, end in zip(means, [0, *ends[:-1]], ends, strict=True):
+        points_g += [float(unique[start]), float(unique[end - 1])]
+        points_p += [float(mean), float(mean)]
+    curve = build_table_curve(points_g, points_p, source)
+    return dataclasses.replace(curve, kind="isotonic", details={"n": float(gaps.size),
+                                                                "n_cold": float(cold.sum())})
+
+
+def fit_curve_from_samples(frame: pd.DataFrame, source: str, model: str = "isotonic") -> ColdCurve:
+    """A curve from user samples with a measured gap and a cold/warm label: the isotonic
+    (nonparametric) estimate, or the logistic keep-alive fit of `coldbench.keepalive`."""
     usable = frame[frame["gap_s"].notna() & frame["label"].isin(("cold", "warm"))
                    & frame["error"].isna()]
-    estimate = compute_keep_alive_estimate(usable["gap_s"].to_numpy(dtype=np.float64),
-                                           usable["label"].eq("cold").to_numpy())
-    return build_logistic_curve(estimate, source)
+    gaps = usable["gap_s"].to_numpy(dtype=np.float64)
+    cold = usable["label"].eq("cold").to_numpy()
+    if model == "isotonic":
+        return build_isotonic_curve(gaps, cold, source)
+    return build_logistic_curve(compute_keep_alive_estimate(gaps, cold), source)
 
 
 def load_published_curve(path: Path) -> ColdCurve:
@@ -132,7 +165,7 @@ def load_published_curve(path: Path) -> ColdCurve:
     return build_table_curve(table["gap_s"], table["p_cold"], f"published: {Path(path).name}")
 
 
-def load_run_curve(run_dir: Path) -> ColdCurve:
+def load_run_curve(run_dir: Path, model: str = "isotonic") -> ColdCurve:
     """A logistic curve fitted to the idle-gap probes of a run directory."""
     from coldbench.analysis import load_runs, select_gap_probes
     from coldbench.errors import RunFormatError
@@ -141,11 +174,11 @@ def load_run_curve(run_dir: Path) -> ColdCurve:
         run = load_runs([run_dir])[0]
     except RunFormatError as exc:
         raise ConfigError(f"warmer.simulate.curve.run: {exc}") from None
-    return fit_curve_from_samples(select_gap_probes(run.frame), f"run: {Path(run_dir).name}")
+    return fit_curve_from_samples(select_gap_probes(run.frame), f"run: {Path(run_dir).name}", model)
 
 
 def load_configured_curve(kind: str, keep_alive_s: float = math.nan,
-                          path: Path | None = None) -> ColdCurve:
+                          path: Path | None = None, model: str = "isotonic") -> ColdCurve:
     """The curve a `[warmer.simulate] curve` names that needs no live run (keep_alive,
     published or run); ConfigError for "calibrate" and "none", which come from the experiment."""
     if kind == "keep_alive":
@@ -153,7 +186,7 @@ def load_configured_curve(kind: str, keep_alive_s: float = math.nan,
     if kind == "published" and path is not None:
         return load_published_curve(path)
     if kind == "run" and path is not None:
-        return load_run_curve(path)
+        return load_run_curve(path, model)
     raise ConfigError(f"warmer.simulate.curve: {kind!r} is measured during `coldbench warm`; "
                       "for --simulate give {keep_alive = \"5s\"}, {published = \"file.json\"} "
                       "or {run = \"runs/dir\"}")

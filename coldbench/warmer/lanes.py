@@ -87,9 +87,13 @@ async def sandbox_copies(suite: Suite, function: str, lanes: list[str],
 
 
 def build_live_lanes(suite: Suite, config: WarmerConfig, arrivals_s: Any, duration_s: float,
-                     sandbox_url: str | None, copies: dict[str, str]) -> list[LiveLane]:
+                     sandbox_url: str | None, copies: dict[str, str],
+                     deploys: bool = False) -> list[LiveLane]:
     """One LiveLane per strategy: its target URL, provider and planned actions."""
     target = suite.target(config.target)
+    if dict(target.options).get("invoke"):
+        raise ConfigError(f"{suite.path}: warmer.target: {target.name!r} is called through the Invoke "
+                          "API; the warmer drives HTTP endpoints (use the function URL)")
     if sandbox_url is None and len(config.lanes) > 1:
         missing = [i for i, lane in enumerate(config.lanes) if lane.url is None]
         if missing:
@@ -99,28 +103,30 @@ def build_live_lanes(suite: Suite, config: WarmerConfig, arrivals_s: Any, durati
     lanes = []
     for index, spec in enumerate(config.lanes):
         actions = spec.strategy.build_actions(arrivals_s, duration_s)
-        lanes.append(_build_lane(suite, target, spec, index, actions, sandbox_url, copies))
+        lanes.append(_build_lane(suite, target, spec, index, actions, sandbox_url, copies, deploys))
     return lanes
 
 
 def _build_lane(suite: Suite, target: TargetSpec, spec: LaneSpec, index: int,
                 actions: tuple[WarmAction, ...], sandbox_url: str | None,
-                copies: dict[str, str]) -> LiveLane:
+                copies: dict[str, str], deploys: bool = False) -> LiveLane:
     name = spec.strategy.name
     qualifier = spec.qualifier or str(dict(target.options).get("qualifier") or "live")
+    function: str | None
     if sandbox_url is not None:
         function = copies[name]
-        url = copy_url(target, sandbox_function_of(target), function, sandbox_url)
+        url = copy_url(target, sandbox_function_of(target), copies[name], sandbox_url)
         lane_target = dataclasses.replace(target, name=name, url=url, function=function,
                                           provider="sandbox")
     else:
         function = spec.function or target.function
         lane_target = dataclasses.replace(target, name=name, url=spec.url or target.url,
                                           function=function)
-    needs_provider = any(a.kind == "provision" for a in actions)
+    needs_provider = deploys or any(a.kind == "provision" for a in actions)
     if needs_provider and (lane_target.provider == "http" or function is None):
-        raise ConfigError(f"{suite.path}: warmer.strategies[{index}]: provisioned concurrency "
-                          "needs a target with provider = \"sandbox\" or \"aws\" and a function")
+        raise ConfigError(f"{suite.path}: warmer.strategies[{index}]: provisioned concurrency and "
+                          "deploys need a target with provider = \"sandbox\" or \"aws\" and a "
+                          "function")
     provider = build_provider(lane_target, sandbox_url) if needs_provider else None
     return LiveLane(index, spec.strategy, actions, lane_target, function, qualifier, provider)
 

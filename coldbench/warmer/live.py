@@ -13,11 +13,13 @@ moments of the same host. Every request becomes a Sample: `phase="user"` for the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import numpy as np
@@ -60,6 +62,7 @@ class LiveLane:
     qualifier: str = "live"
     provider: Provider | None = None
     provisions: list[ProvisionRecord] = field(default_factory=list)
+    deploys: list[ProvisionRecord] = field(default_factory=list)  # count unused; time taken
 
 
 def build_ping_target(target: TargetSpec, hold_ms: float) -> TargetSpec:
@@ -94,9 +97,11 @@ class LaneRunner:
 
     def __init__(self, lane: LiveLane, arrivals_s: np.ndarray, publish: Publish,
                  on_provisioned: Callable[[LiveLane], Awaitable[None]] | None = None,
-                 clock: Callable[[], int] = time.perf_counter_ns) -> None:
+                 clock: Callable[[], int] = time.perf_counter_ns,
+                 deploys_s: tuple[float, ...] = ()) -> None:
         self.lane = lane
         self.arrivals_s = np.asarray(arrivals_s, dtype=np.float64)
+        self.deploys_s = deploys_s
         self.publish = publish
         self.on_provisioned = on_provisioned
         self.clock = clock
@@ -146,13 +151,32 @@ class LaneRunner:
         """A provisioned-concurrency change during the run (waited for in the background)."""
         record = await apply_provision(self.lane, action)
         if record.error is None and self.on_provisioned is not None:
-            await self.on_provisioned(self.lane)
+            try:
+                await self.on_provisioned(self.lane)
+            except ColdbenchError as exc:
+                record.error = f"after provisioning: {exc}"
+
+    async def deploy(self, at_s: float) -> None:
+        """Recycle every instance of the lane's function, as deploying a new version does."""
+        record = ProvisionRecord(self.lane.strategy.name, at_s, 0)
+        if self.lane.provider is None or self.lane.function is None:
+            record.error = "no provider: deploys need provider = \"sandbox\" or \"aws\""
+        else:
+            try:
+                record.seconds_to_ready = await self.lane.provider.force_cold(self.lane.function)
+            except ColdbenchError as exc:
+                record.error = str(exc)
+        self.lane.deploys.append(record)
+        if record.error is None and self.on_provisioned is not None:
+            with contextlib.suppress(ColdbenchError):
+                await self.on_provisioned(self.lane)  # recycled provisioned instances are new ones
 
     async def run(self, start_ns: int, stop: asyncio.Event) -> None:
         """Send everything at its time after `start_ns`; return when all of it finished."""
         events: list[tuple[float, int, int]] = [(float(t), 1, i) for i, t in enumerate(self.arrivals_s)]
         events += [(a.at_s, 0, i) for i, a in enumerate(self.lane.actions)
                    if not (a.kind == "provision" and a.at_s <= 0)]
+        events += [(t, -1, i) for i, t in enumerate(self.deploys_s)]
         events.sort()
         tasks: set[asyncio.Task[None]] = set()
         try:
@@ -163,16 +187,21 @@ class LaneRunner:
                 await sleep_until(due_ns, self.clock)
                 tasks.add(asyncio.create_task(self._dispatch(kind, index, due_ns)))
             if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+                failures = [r for r in results if isinstance(r, Exception)]
+                if failures:
+                    raise failures[0]  # a bug, not a request failure (those are samples)
         finally:
             for task in tasks:
                 task.cancel()
             for session in self._sessions.values():
                 await session.close()
 
-    def _dispatch(self, kind: int, index: int, due_ns: int) -> Awaitable[None]:
+    def _dispatch(self, kind: int, index: int, due_ns: int) -> Coroutine[Any, Any, None]:
         if kind == 1:
             return self.send_user(index, due_ns)
+        if kind == -1:
+            return self.deploy(self.deploys_s[index])
         action = self.lane.actions[index]
         return self.send_ping_round(action) if action.kind == "ping" else self.provision(action)
 
@@ -198,8 +227,10 @@ async def run_calibration_lane(target: TargetSpec, gaps_s: tuple[float, ...], du
                     return
                 if prev_end is not None:
                     await sleep_until(prev_end + int(gap * _NS_PER_S), clock)
-                measured = (clock() - prev_end) / _NS_PER_S if prev_end is not None else None
-                planned = gap if prev_end is not None else None
+                measured: float | None = None
+                planned: float | None = None
+                if prev_end is not None:
+                    measured, planned = (clock() - prev_end) / _NS_PER_S, gap
                 ctx = ProbeContext(probe_id + seq, target.name, "calibration", seq, planned)
                 outcome = await send_probe(session, target, ctx, gap_s=measured)
                 publish(annotator(outcome, target))

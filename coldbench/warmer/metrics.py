@@ -39,16 +39,22 @@ def count_collisions(users: pd.DataFrame, warming: pd.DataFrame) -> np.ndarray:
     """For each user sample, whether a warming invocation was in flight when it was sent."""
     if users.empty or warming.empty:
         return np.zeros(len(users), dtype=bool)
-    starts = warming["started_at"].astype("int64").to_numpy() / 1e9
+    starts = _seconds(warming["started_at"])
     ends = starts + warming["latency_ms"].fillna(0.0).to_numpy(dtype=np.float64) / 1000.0
     order = np.argsort(starts, kind="stable")
     starts, running_end = starts[order], np.maximum.accumulate(ends[order])
-    user_start = users["started_at"].astype("int64").to_numpy() / 1e9
+    user_start = _seconds(users["started_at"])
     before = np.searchsorted(starts, user_start, side="right") - 1
     collided = np.zeros(len(users), dtype=bool)
     has = before >= 0
     collided[has] = running_end[before[has]] > user_start[has]
     return collided
+
+
+def _seconds(stamps: pd.Series) -> np.ndarray:
+    """UTC timestamps as float seconds since the epoch (whatever the datetime resolution)."""
+    epoch = pd.Timestamp(0, tz="UTC")
+    return (pd.to_datetime(stamps, utc=True) - epoch).dt.total_seconds().to_numpy(dtype=np.float64)
 
 
 def compute_fan_out(warming: pd.DataFrame, actions: tuple[WarmAction, ...]) -> tuple[float, float, int]:

@@ -26,7 +26,7 @@ from coldbench.warmer.outcome import StrategyOutcome
 from coldbench.warmer.strategies import Strategy, WarmAction
 from coldbench.warmer.workloads import Workload
 
-_USER, _PING, _PROVISION = 0, 1, 2
+_USER, _PING, _PROVISION, _DEPLOY = 0, 1, 2, 3
 _BUSY, _EXPIRES, _LAST, _PROV, _ID = range(5)  # fields of an instance record (a list)
 
 
@@ -104,6 +104,12 @@ class _Pool:
             inst[_EXPIRES] = inst[_BUSY] + self.draw()
         return inst, cold
 
+    def recycle(self, t: float) -> None:
+        """A deploy: idle instances stop now, busy ones when they finish; none is reused."""
+        self.instances = [i for i in self.instances if i[_BUSY] > t]
+        for inst in self.instances:
+            inst[_PROV], inst[_EXPIRES] = 0.0, inst[_BUSY]
+
     def provision(self, t: float, count: int, ready_at: float) -> None:
         """Set the provisioned count: start new ones (ready at `ready_at`) or demote extras."""
         current = [i for i in self.instances if i[_PROV]]
@@ -115,25 +121,34 @@ class _Pool:
             self._next_id += 1
 
 
-def _events(arrivals_s: NDArray[np.float64], actions: tuple[WarmAction, ...]) -> list[tuple[float, int, int]]:
+def _events(arrivals_s: NDArray[np.float64], actions: tuple[WarmAction, ...],
+            deploys_s: tuple[float, ...]) -> list[tuple[float, int, int]]:
     events = [(float(t), _USER, i) for i, t in enumerate(arrivals_s.tolist())]
     kinds = {"ping": _PING, "provision": _PROVISION}
     events += [(a.at_s, kinds[a.kind], i) for i, a in enumerate(actions)]
-    events.sort(key=lambda e: (e[0], -e[1]))  # provision, then ping, then user at equal times
+    events += [(t, _DEPLOY, i) for i, t in enumerate(deploys_s)]
+    events.sort(key=lambda e: (e[0], -e[1]))  # deploy, provision, ping, user at equal times
     return events
 
 
 def simulate_replicate(arrivals_s: NDArray[np.float64], actions: tuple[WarmAction, ...],
                        duration_s: float, curve: ColdCurve, service: ServiceModel,
                        pricing: Pricing, rng: np.random.Generator,
-                       cold_out: NDArray[np.int64] | None = None) -> ReplicateCounts:
-    """One replay of the workload and the actions; adds 1 to `cold_out[i]` if arrival i was cold."""
+                       cold_out: NDArray[np.int64] | None = None,
+                       deploys_s: tuple[float, ...] = ()) -> ReplicateCounts:
+    """One replay of the workload and the actions; adds 1 to `cold_out[i]` if arrival i was cold.
+
+    A deploy recycles every instance; provisioned ones are started again (ready after init).
+    """
     pool = _Pool(curve, rng, service, pricing)
     counts = ReplicateCounts()
     init_billed = service.init_ms if pricing.bill_init else 0.0
     warming_until, provisioned, since = -math.inf, 0, 0.0
-    for t, kind, index in _events(arrivals_s, actions):
-        if kind == _PROVISION:
+    for t, kind, index in _events(arrivals_s, actions, deploys_s):
+        if kind == _DEPLOY:
+            pool.recycle(t)
+            pool.provision(t, provisioned, t + service.init_ms / 1000.0)
+        elif kind == _PROVISION:
             action = actions[index]
             counts.provisioned_instance_s += provisioned * (t - since)
             provisioned, since = action.count, t
@@ -194,7 +209,8 @@ def simulate_strategy(strategy: Strategy, workload: Workload, curve: ColdCurve,
     cold_per_arrival = np.zeros(arrivals.size, dtype=np.int64)
     streams = np.random.SeedSequence([seed, _stable_hash(strategy.name)]).spawn(replicates)
     runs = [simulate_replicate(arrivals, actions, workload.duration_s, curve, service, pricing,
-                               np.random.default_rng(s), cold_per_arrival) for s in streams]
+                               np.random.default_rng(s), cold_per_arrival, workload.deploys_s)
+            for s in streams]
     outcome = summarise_replicates(strategy, workload, runs, pricing, actions)
     return SimulatedStrategy(outcome, cold_per_arrival / max(replicates, 1))
 
@@ -208,6 +224,7 @@ def summarise_replicates(strategy: Strategy, workload: Workload, runs: list[Repl
         return float(np.mean([getattr(r, name) for r in runs])) if runs else math.nan
 
     rates = np.array([r.user_cold / n for r in runs]) if n and runs else np.array([math.nan])
+    rate = float(np.mean(rates))
     scale = workload.compression
     usage = Usage(
         span_s=workload.span_s, user_requests=n, user_cold=round(mean("user_cold")),
@@ -223,8 +240,9 @@ def summarise_replicates(strategy: Strategy, workload: Workload, runs: list[Repl
     return StrategyOutcome(
         strategy=strategy.name, kind=strategy.kind, source="simulated",
         description=strategy.describe(), user_requests=n, user_labelled=n,
-        user_cold=mean("user_cold"), cold_rate=float(np.mean(rates)),
-        cold_low=float(np.percentile(rates, 2.5)), cold_high=float(np.percentile(rates, 97.5)),
+        user_cold=mean("user_cold"), cold_rate=rate,
+        cold_low=min(rate, float(np.percentile(rates, 2.5))),  # a skewed spread can leave the
+        cold_high=max(rate, float(np.percentile(rates, 97.5))),  # mean outside the percentiles
         usage=usage, cost=compute_cost(usage, pricing),
         warming_requests=mean("warming"), warming_cold=mean("warming_cold"), fan_out=fan_out,
         fan_out_rounds=round(rounds),

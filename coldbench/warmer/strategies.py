@@ -41,7 +41,10 @@ class WarmAction:
 class Strategy(Protocol):
     """What the experiment and the simulator need from a strategy."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Unique within an experiment: names the strategy's function copy and series."""
+        ...
 
     @property
     def kind(self) -> str:

@@ -3,6 +3,8 @@
 * Poisson arrivals at a rate (exponential gaps): the textbook case, and the worst for a fixed
   keep-alive when the mean gap is near it.
 * Bursty on/off: Poisson at `rate` during `on` periods, at `off_rate` (often 0) in between.
+* Any of them with deploys (`deploys = ["60s"]`): every instance is recycled at those times,
+  as a new version does, so warmed instances are lost and the warmer must start over.
 * Trace replay (Azure 2019 / 2021 formats, see `coldbench.warmer.traces`), with time
   compression: `compression = 360` plays a day of trace in four minutes. Compression divides
   every trace time, so idle gaps shrink with it; choose it so the compressed gaps still span
@@ -13,6 +15,7 @@ Pure and seeded: the same spec and seed always give the same arrivals.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +46,7 @@ class WorkloadSpec:
     start_s: float = 0.0  # trace time where the replay starts
     span_s: float | None = None  # trace time replayed (None: to the end)
     seed: int | None = None
+    deploys_s: tuple[float, ...] = ()  # experiment-clock times of deploys (0 = warm-up starts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ class Workload:
     compression: float = 1.0
     service_ms: float | None = None  # the function's own execution time, when a trace says
     details: dict[str, object] = field(default_factory=dict)
+    deploys_s: tuple[float, ...] = ()  # a deploy recycles every instance (the next are cold)
 
     @property
     def span_s(self) -> float:
@@ -109,7 +114,14 @@ def build_trace_workload(trace: Trace, compression: float = 1.0, start_s: float 
 
 def build_workload(spec: WorkloadSpec, seed: int, base_dir: Path | None = None) -> Workload:
     """The workload a validated spec describes (`seed` unless the spec sets its own)."""
-    seed = spec.seed if spec.seed is not None else seed
+    workload = _build_arrivals(spec, spec.seed if spec.seed is not None else seed, base_dir)
+    if not spec.deploys_s:
+        return workload
+    text = f"{workload.description}, deploys at {', '.join(f'{d:g}s' for d in spec.deploys_s)}"
+    return dataclasses.replace(workload, deploys_s=spec.deploys_s, description=text)
+
+
+def _build_arrivals(spec: WorkloadSpec, seed: int, base_dir: Path | None) -> Workload:
     if spec.kind == "poisson":
         return build_poisson_workload(spec.rate_per_s, spec.duration_s, seed)
     if spec.kind == "bursty":
@@ -124,6 +136,19 @@ def build_workload(spec: WorkloadSpec, seed: int, base_dir: Path | None = None) 
     if span is None and spec.duration_s:
         span = spec.duration_s * spec.compression
     return build_trace_workload(trace, spec.compression, spec.start_s, span)
+
+
+def shift_workload(workload: Workload, warmup_s: float) -> Workload:
+    """The workload's user requests `warmup_s` later: strategies act during the warm-up (pings,
+    provisioning) before the first user request, so the measurement sees their steady state
+    rather than the cold start of the warmer itself. Deploys stay where they are: like
+    strategy schedules, they are on the experiment clock (0 = the warm-up begins)."""
+    if warmup_s <= 0:
+        return workload
+    return dataclasses.replace(workload, arrivals_s=workload.arrivals_s + warmup_s,
+                               duration_s=workload.duration_s + warmup_s,
+                               description=f"{workload.description}, after a {warmup_s:g}s warm-up",
+                               details={**workload.details, "warmup_s": warmup_s})
 
 
 def compute_idle_gaps(arrivals_s: NDArray[np.float64]) -> NDArray[np.float64]:
