@@ -431,11 +431,25 @@ def build_environment_warnings(base_manifest: Mapping, new_manifest: Mapping) ->
             out.append(f"{title} differs: base {base_env.get(name)!r}, new {new_env.get(name)!r}")
     if _canonical(base_manifest.get("suite")) != _canonical(new_manifest.get("suite")):
         out.append("suite differs between the runs (targets, scenarios or thresholds changed)")
+    base_load, new_load = _host_load(base_manifest), _host_load(new_manifest)
+    if base_load is not None and new_load is not None and abs(new_load - base_load) > HOST_LOAD_WARN:
+        out.append(f"host load differed (load average {base_load:.1f} vs {new_load:.1f}): other "
+                   "work on the measuring host shifts latencies, warm ones most; rerun on a quiet host")
     for side, manifest in (("base", base_manifest), ("new", new_manifest)):
         status = manifest.get("status")
         if status not in (None, "complete"):
             out.append(f"{side} run status is {status!r}, not complete")
     return out
+
+
+HOST_LOAD_WARN = 0.75  # load-average difference (cores busy) worth a warning
+
+
+def _host_load(manifest: Mapping) -> float | None:
+    """The larger of the host's 1-minute load average at the start and end of a run."""
+    start = (manifest.get("environment") or {}).get("load_avg_1m")
+    values = [v for v in (start, manifest.get("load_avg_1m_at_end")) if isinstance(v, int | float)]
+    return max(values) if values else None
 
 
 def _canonical(value: object) -> str:

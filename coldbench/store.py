@@ -65,6 +65,7 @@ def build_environment() -> dict[str, Any]:
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "load_avg_1m": os.getloadavg()[0],  # other work on the host skews latencies: compare warns
         "libraries": versions,
     }
 
@@ -155,7 +156,8 @@ class RunWriter:
         if frame is None:
             frame = read_journal(self.run_dir)[0]
         save_samples_parquet(self.run_dir, frame)
-        self.update_manifest(status=status, ended_at=utc_now_iso(), samples=len(frame))
+        self.update_manifest(status=status, ended_at=utc_now_iso(), samples=len(frame),
+                             load_avg_1m_at_end=os.getloadavg()[0])
 
     def close(self) -> None:
         """Close the journal without finishing (the run directory stays resumable)."""
