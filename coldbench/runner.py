@@ -33,12 +33,12 @@ from coldbench.selfcheck import ClientMonitor
 from coldbench.shard import shard_plan
 from coldbench.store import (
     LARGE_RUN_SAMPLES,
-    PARQUET_NAME,
     RunWriter,
     build_manifest,
     count_journal_samples,
     derive_columns,
     load_manifest,
+    load_sample_columns,
     read_journal,
     utc_now_iso,
 )
@@ -190,7 +190,7 @@ def _finish_run(writer: RunWriter, status: str, suite: Suite) -> pd.DataFrame:
     and only the columns the summary and thresholds need are read back."""
     if count_journal_samples(writer.run_dir) > LARGE_RUN_SAMPLES:
         writer.finish_streamed(status)
-        return pd.read_parquet(writer.run_dir / PARQUET_NAME, columns=list(SUMMARY_COLUMNS))
+        return load_sample_columns(writer.run_dir, SUMMARY_COLUMNS)
     frame = derive_columns(read_journal(writer.run_dir)[0], suite.snapshot)
     writer.finish(status, frame)
     return frame

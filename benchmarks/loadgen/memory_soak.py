@@ -4,8 +4,9 @@ Runs `coldbench run` (the CLI, as a user would: Parquet and the HTML report at t
 one `rate` scenario (default 2,000 req/s for 10 minutes, one process) against URL, and samples
 the RSS of the CLI process plus its worker processes every second with psutil. The peak is
 reported for the measurement and for the end of the run (Parquet, summary, report) apart, with
-the kernel's exact high-water mark of the largest process (getrusage RUSAGE_CHILDREN) and the
-manifest's `peak_rss_mb` (the shard, at the end of measurement) as cross-checks.
+the kernel's exact high-water mark of the largest process (getrusage RUSAGE_CHILDREN, exact for --workers 1) and the manifest's
+`peak_rss_mb` (the shard, at the end of measurement) as cross-checks. The verdict uses the larger
+of the sampled peak and the kernel's mark.
 
     python benchmarks/loadgen/memory_soak.py --url http://127.0.0.1:PORT/ok [--minutes 1]
 
@@ -132,7 +133,7 @@ def summarise_manifest(run_dir: Path) -> dict[str, Any]:
 def format_soak_report(args: argparse.Namespace, returncode: int, trace: RssTrace,
                        manifest: dict[str, Any], kernel_peak_mb: float) -> str:
     """The soak's result as printed lines."""
-    peak = trace.peak_mb()
+    peak = max(trace.peak_mb(), kernel_peak_mb)  # 1 s samples can miss a short peak
     verdict = "PASS" if returncode == 0 and peak < args.limit_mb else "FAIL"
     rate = manifest.get("achieved_rate_per_s")
     return "\n".join([
@@ -140,11 +141,11 @@ def format_soak_report(args: argparse.Namespace, returncode: int, trace: RssTrac
         f"exit {returncode}, {manifest.get('samples')} samples, status {manifest.get('status')}",
         f"  achieved rate {rate:.1f}/s, max lag {manifest.get('max_lag_ms', 0):.1f} ms"
         if rate else "  (no load record in the manifest)",
-        f"  peak RSS (CLI + workers, 1 s samples): {peak:.0f} MB  "
+        f"  peak RSS (CLI + workers, 1 s samples): {trace.peak_mb():.0f} MB  "
         f"[measuring {trace.peak_mb(False):.0f} MB, finishing {trace.peak_mb(True):.0f} MB]",
         f"  kernel high-water mark of the largest process: {kernel_peak_mb:.0f} MB; "
         f"manifest peak_rss_mb (end of measurement): {manifest.get('shard_peak_rss_mb')}",
-        f"  goal < {args.limit_mb:g} MB: {verdict}",
+        f"  goal: peak < {args.limit_mb:g} MB (the larger of the two): {peak:.0f} MB, {verdict}",
     ])
 
 
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_soak_report(args, returncode, trace, summarise_manifest(run_dir), kernel_peak_mb))
         if args.trace_json:
             args.trace_json.write_text(json.dumps({"t_s": trace.times_s, "rss_mb": trace.total_mb}))
-        return 0 if returncode == 0 and trace.peak_mb() < args.limit_mb else 1
+        return 0 if returncode == 0 and max(trace.peak_mb(), kernel_peak_mb) < args.limit_mb else 1
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -80,6 +80,7 @@ EOF
 }
 
 stop_nginx() {
+  if [ -n "${SLEEP_PID:-}" ]; then kill "$SLEEP_PID" 2>/dev/null || true; fi
   if [ -n "${NGINX_PREFIX:-}" ] && [ -f "$NGINX_PREFIX/nginx.pid" ]; then
     kill -QUIT "$(cat "$NGINX_PREFIX/nginx.pid")" 2>/dev/null || true
     for _ in $(seq 50); do [ -f "$NGINX_PREFIX/nginx.pid" ] || break; sleep 0.1; done
@@ -114,9 +115,14 @@ start_nginx
 echo "nginx $("$(find_nginx)" -v 2>&1 | sed 's|.*/||') on $URL ($NGINX_WORKERS worker), $(nproc) cores"
 if [ "$NGINX_ONLY" = 1 ]; then
   echo "Ctrl-C stops nginx"
-  while true; do sleep 3600; done
+  while true; do  # `wait` (not a foreground sleep) lets the INT/TERM trap run at once
+    sleep 3600 & SLEEP_PID=$!
+    wait "$SLEEP_PID"
+  done
 fi
-"$PY" benchmarks/loadgen/compare.py --url "$URL" "${QUICK[@]}"
+status=0  # 1 when a goal is missed; the soak still runs
+"$PY" benchmarks/loadgen/compare.py --url "$URL" "${QUICK[@]}" || status=$?
 if [ -n "$SOAK_MINUTES" ]; then
-  "$PY" benchmarks/loadgen/memory_soak.py --url "$URL" --minutes "$SOAK_MINUTES"
+  "$PY" benchmarks/loadgen/memory_soak.py --url "$URL" --minutes "$SOAK_MINUTES" || status=$?
 fi
+exit "$status"

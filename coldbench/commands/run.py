@@ -17,7 +17,7 @@ from coldbench.errors import ConfigError
 from coldbench.label.validate import format_agreement, validate_labels
 from coldbench.plan import build_plan
 from coldbench.runner import RunOptions, execute_run
-from coldbench.store import load_manifest
+from coldbench.store import LARGE_RUN_SAMPLES, load_manifest
 from coldbench.suite import Suite, load_suite
 from coldbench.summary import print_summary
 from coldbench.thresholds import (
@@ -79,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
         console.print(format_agreement(validation), markup=False)
     for message in outcome.action_errors + outcome.warnings:
         console.print(f"warning: {message}", markup=False)
-    if not args.no_report and len(outcome.frame):
+    if not args.no_report and len(outcome.frame) > LARGE_RUN_SAMPLES:
+        console.print(f"report: not written for a large run ({len(outcome.frame)} samples; it reads "
+                      f"every sample): coldbench report {outcome.run_dir}", markup=False)
+    elif not args.no_report and len(outcome.frame):
         _write_report(outcome.run_dir, console)
     results = check_run_thresholds(outcome.frame, suite.snapshot)
     if results:
