@@ -15,7 +15,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,12 @@ class Suite:
         raise KeyError(name)
 
 
+def did_you_mean(word: str, options: Sequence[str], otherwise: str = "") -> str:
+    """Hint for an error message: "; did you mean 'x'?" for the closest option, else `otherwise`."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else otherwise
+
+
 def load_suite(path: str | Path, env: Mapping[str, str] | None = None) -> Suite:
     """Read and validate a suite file; raise ConfigError naming the file and key on any fault."""
     path = Path(path)
@@ -189,8 +195,7 @@ class _Ctx:
     def check_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
         for key in table:
             if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(allowed)}"
+                hint = did_you_mean(key, allowed, otherwise=f"; valid keys: {', '.join(allowed)}")
                 raise self.fail(f"{where}.{key}" if where else key, f"unknown key{hint}")
 
     def table(self, value: Any, key: str) -> dict[str, Any]:
@@ -236,8 +241,7 @@ class _Ctx:
     def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
         text = self.string(value, key)
         if text not in choices:
-            close = difflib.get_close_matches(text, choices, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(text, choices)
             raise self.fail(key, f"must be one of {', '.join(choices)}, got {text!r}{hint}")
         return text
 
@@ -331,8 +335,7 @@ def _build_scenario(ctx: _Ctx, raw: dict[str, Any], index: int, names: list[str]
         raise ctx.fail(f"{where}.targets", "expected an array of target names")
     for target in targets:
         if target not in names:
-            close = difflib.get_close_matches(target, names, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(target, names)
             raise ctx.fail(f"{where}.targets", f"no target named {target!r}{hint}")
     fields: dict[str, Any] = {"name": name, "type": kind, "targets": tuple(targets)}
     if "connection" in raw:

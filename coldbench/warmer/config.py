@@ -35,7 +35,6 @@ Pure: paths are resolved, not read.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from coldbench.errors import ConfigError
-from coldbench.suite import Suite
+from coldbench.suite import Suite, did_you_mean
 from coldbench.units import parse_duration_s
 from coldbench.warmer.cost import Pricing
 from coldbench.warmer.strategies import (
@@ -148,8 +147,7 @@ class _Check:
             raise self.fail(where, f"expected a table, got {type(table).__name__}")
         for key in table:
             if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(allowed)}"
+                hint = did_you_mean(key, allowed, otherwise=f"; valid keys: {', '.join(allowed)}")
                 raise self.fail(f"{where}.{key}", f"unknown key{hint}")
         return table
 
@@ -184,8 +182,7 @@ class _Check:
     def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
         text = self.string(value, key)
         if text not in choices:
-            close = difflib.get_close_matches(text, choices, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(text, choices)
             raise self.fail(key, f"must be one of {', '.join(choices)}, got {text!r}{hint}")
         return text
 
@@ -200,8 +197,7 @@ def build_warmer_config(suite: Suite) -> WarmerConfig:
     names = [t.name for t in suite.targets]
     target = check.string(raw.get("target", names[0]), "warmer.target")
     if target not in names:
-        close = difflib.get_close_matches(target, names, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; targets: {', '.join(names)}"
+        hint = did_you_mean(target, names, otherwise=f"; targets: {', '.join(names)}")
         raise check.fail("warmer.target", f"no target named {target!r}{hint}")
     strategies = raw.get("strategies")
     if not isinstance(strategies, list) or not strategies:
