@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import textwrap
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import botocore.session
 from botocore.config import Config
@@ -92,3 +94,21 @@ def wait_until(predicate: Any, timeout_s: float = 10.0, period_s: float = 0.02) 
             return True
         time.sleep(period_s)
     return bool(predicate())
+
+
+T = TypeVar("T")
+
+
+def with_provider(url: str, use: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `use(provider)` with an AWS provider pointed at the sandbox, on a fresh event loop;
+    the provider's clients are always closed."""
+    from coldbench.providers.aws import AwsLambdaProvider
+
+    async def main() -> T:
+        provider = AwsLambdaProvider(endpoint_url=url, poll_interval_s=0.02, name="sandbox")
+        try:
+            return await use(provider)
+        finally:
+            await provider.close()
+
+    return asyncio.run(main())

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sandbox_helpers import FUNCTIONS_DIR, instances, lambda_client, truth
+from sandbox_helpers import FUNCTIONS_DIR, instances, lambda_client, truth, with_provider
 
 from coldbench.errors import ProviderError
 from coldbench.label.evidence import find_report_line
@@ -42,19 +42,6 @@ def sandbox(functions_dir: Path) -> Iterator[SandboxProcess]:
     overrides = {name: {"keep_alive": "60s", "container_workers": 0} for name in FUNCTIONS}
     with SandboxProcess(functions_dir, overrides) as process:
         yield process
-
-
-def with_provider(url: str, use: Callable[[AwsLambdaProvider], Awaitable[T]]) -> T:
-    """Run `use(provider)` on a fresh event loop; the provider's clients are always closed."""
-
-    async def main() -> T:
-        provider = AwsLambdaProvider(endpoint_url=url, poll_interval_s=0.02, name="sandbox")
-        try:
-            return await use(provider)
-        finally:
-            await provider.close()
-
-    return asyncio.run(main())
 
 
 def by_request_id(url: str, function: str) -> dict[str, dict[str, Any]]:

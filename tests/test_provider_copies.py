@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import shutil
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import pytest
-from sandbox_helpers import FUNCTIONS_DIR, lambda_client, truth
+from sandbox_helpers import FUNCTIONS_DIR, lambda_client, truth, with_provider
 
 from coldbench.errors import ProviderError
 from coldbench.providers.aws import AwsLambdaProvider
@@ -39,19 +39,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess
     overrides = {name: {"keep_alive": "60s", "container_workers": 0} for name in ("copied", "kept")}
     with SandboxProcess(root, overrides) as process:
         yield process
-
-
-def with_provider(url: str, use: Callable[[AwsLambdaProvider], Awaitable[T]]) -> T:
-    """Run `use(provider)` on a fresh loop; the provider is always closed."""
-
-    async def main() -> T:
-        provider = AwsLambdaProvider(endpoint_url=url, poll_interval_s=0.02, name="sandbox")
-        try:
-            return await use(provider)
-        finally:
-            await provider.close()
-
-    return asyncio.run(main())
 
 
 def test_copies_are_distinct_versions_behind_aliases_and_are_deleted_cleanly(sandbox: SandboxProcess) -> None:
