@@ -17,9 +17,9 @@ thread that lives as long as it should (the main thread, or the event loop's thr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
-import select
 import subprocess
 import sys
 import tempfile
@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from coldbench.errors import TargetError
+from coldbench.readiness import aread_until_ready, has_line, read_until_ready
 from coldbench.sandbox.config import build_sandbox_settings, load_functions
 
 READY_TIMEOUT_S = 60.0
@@ -118,46 +119,33 @@ class SandboxProcess:
         """Spawn the sandbox and wait for its ready line (TargetError on failure)."""
         popen = self._spawn()
         assert popen.stdout is not None
-        fd, buffer = popen.stdout.fileno(), b""
-        deadline = time.monotonic() + self.ready_timeout_s
-        while b"\n" not in buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._startup_failure(f"was not ready after {self.ready_timeout_s:g}s")
-            readable, _, _ = select.select([fd], [], [], min(remaining, 0.25))
-            if readable:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    raise self._startup_failure(f"exited with status {popen.wait()} before it was ready")
-                buffer += chunk
-        self._accept_ready_line(buffer.split(b"\n", 1)[0])
-        return self
+        try:
+            buffer = read_until_ready(popen.stdout.fileno(), has_line, self.ready_timeout_s)
+        except TimeoutError:
+            raise self._startup_failure(f"was not ready after {self.ready_timeout_s:g}s") from None
+        return self._after_ready(buffer)
 
     async def astart(self) -> SandboxProcess:
         """Async `start`: the event loop keeps running while the sandbox starts."""
         popen = self._spawn()
         assert popen.stdout is not None
-        loop = asyncio.get_running_loop()
-        fd, buffer = popen.stdout.fileno(), bytearray()
-        line: asyncio.Future[bytes] = loop.create_future()
-
-        def on_readable() -> None:
-            chunk = os.read(fd, 65536)
-            buffer.extend(chunk)
-            if (b"\n" in buffer or not chunk) and not line.done():
-                line.set_result(bytes(buffer) if chunk else b"")
-
-        loop.add_reader(fd, on_readable)
         try:
-            first = await asyncio.wait_for(line, self.ready_timeout_s)
+            buffer = await aread_until_ready(popen.stdout.fileno(), has_line, self.ready_timeout_s)
         except TimeoutError:
             raise self._startup_failure(f"was not ready after {self.ready_timeout_s:g}s") from None
-        finally:
-            loop.remove_reader(fd)
-        if not first:
-            await asyncio.sleep(0.05)
-            raise self._startup_failure(f"exited with status {popen.poll()} before it was ready")
-        self._accept_ready_line(first.split(b"\n", 1)[0])
+        if buffer is None:
+            await asyncio.sleep(0.05)  # let the exit status arrive
+        return self._after_ready(buffer)
+
+    def _after_ready(self, buffer: bytes | None) -> SandboxProcess:
+        if buffer is None:
+            assert self._popen is not None
+            status = self._popen.poll()
+            if status is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    status = self._popen.wait(1.0)
+            raise self._startup_failure(f"exited with status {status} before it was ready")
+        self._accept_ready_line(buffer.split(b"\n", 1)[0])
         return self
 
     # -- stop -----------------------------------------------------------------------------------

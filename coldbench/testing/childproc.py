@@ -11,14 +11,13 @@ import contextlib
 import ctypes
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
-import time
 from typing import Any
 
 from coldbench.errors import TargetError
+from coldbench.readiness import has_line, read_until_ready
 
 _PR_SET_PDEATHSIG = 1
 
@@ -57,16 +56,11 @@ class ServerProcess:
             start_new_session=True, env=self.env,
         )
         assert self.proc.stdout is not None
-        deadline = time.monotonic() + self.ready_timeout_s
-        line = b""
-        while time.monotonic() < deadline and not line.endswith(b"\n"):
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.1)
-            if ready:
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    break
-                line += chunk
-        if not line.endswith(b"\n"):
+        try:
+            line = read_until_ready(self.proc.stdout.fileno(), has_line, self.ready_timeout_s)
+        except TimeoutError:
+            line = None
+        if line is None:
             self.stop()
             raise TargetError(f"{' '.join(self.command[2:])}: did not start within "
                               f"{self.ready_timeout_s:g}s")

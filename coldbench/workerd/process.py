@@ -22,7 +22,6 @@ import contextlib
 import ctypes
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -34,6 +33,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from coldbench.errors import ConfigError, TargetError
+from coldbench.readiness import aread_until_ready, read_until_ready
 from coldbench.workerd.config import (
     COMPATIBILITY_DATE,
     CONFIG_NAME,
@@ -174,41 +174,23 @@ class WorkerdProcess:
         """Spawn workerd and wait until its sockets listen (TargetError on failure)."""
         self._spawn()
         assert self._control is not None
-        buffer, deadline = b"", time.monotonic() + self.ready_timeout_s
-        while not self._accept(buffer):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._startup_failure(f"was not listening after {self.ready_timeout_s:g}s")
-            readable, _, _ = select.select([self._control], [], [], min(remaining, 0.25))
-            if readable:
-                chunk = os.read(self._control, 65536)
-                if not chunk:
-                    raise self._startup_failure(f"exited with status {self._wait()} before listening")
-                buffer += chunk
+        try:
+            buffer = read_until_ready(self._control, self._accept, self.ready_timeout_s)
+        except TimeoutError:
+            raise self._startup_failure(f"was not listening after {self.ready_timeout_s:g}s") from None
+        if buffer is None:
+            raise self._startup_failure(f"exited with status {self._wait()} before listening")
         return self
 
     async def astart(self) -> WorkerdProcess:
         """Async `start`: the event loop keeps running while workerd starts."""
         self._spawn()
         assert self._control is not None
-        loop, fd = asyncio.get_running_loop(), self._control
-        done: asyncio.Future[bool] = loop.create_future()
-        buffer = bytearray()
-
-        def on_readable() -> None:
-            chunk = os.read(fd, 65536)
-            buffer.extend(chunk)
-            if not done.done() and (not chunk or self._accept(bytes(buffer))):
-                done.set_result(bool(chunk))
-
-        loop.add_reader(fd, on_readable)
         try:
-            listening = await asyncio.wait_for(done, self.ready_timeout_s)
+            buffer = await aread_until_ready(self._control, self._accept, self.ready_timeout_s)
         except TimeoutError:
             raise self._startup_failure(f"was not listening after {self.ready_timeout_s:g}s") from None
-        finally:
-            loop.remove_reader(fd)
-        if not listening:
+        if buffer is None:
             raise self._startup_failure(f"exited with status {self._wait()} before listening")
         return self
 
