@@ -1,4 +1,4 @@
-"""Waiting for a child process to announce that it is ready, on a pipe (sync or async).
+"""Waiting on a child process: for its ready announcement on a pipe, and for it to stop.
 
 Used by the sandbox, workerd and the test servers: read the child's output until `ready(buffer)`
 says it has announced itself, the pipe closes (the child exited: None), or the time is up
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import select
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -60,3 +61,28 @@ async def aread_until_ready(fd: int, ready: Ready, timeout_s: float) -> bytes | 
         return await asyncio.wait_for(done, timeout_s)
     finally:
         loop.remove_reader(fd)
+
+
+def terminate(popen: subprocess.Popen[bytes], grace_s: float) -> int:
+    """SIGTERM, wait up to `grace_s`, then SIGKILL; return the exit status (no-op if exited)."""
+    if popen.poll() is None:
+        popen.terminate()
+        try:
+            popen.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait()
+    return popen.returncode
+
+
+async def aterminate(popen: subprocess.Popen[bytes], grace_s: float) -> int:
+    """`terminate` without blocking the running event loop during the grace period."""
+    if popen.poll() is None:
+        popen.terminate()
+        deadline = time.monotonic() + grace_s
+        while popen.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if popen.poll() is None:
+            popen.kill()
+            popen.wait()
+    return popen.returncode

@@ -23,13 +23,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from coldbench.errors import TargetError
-from coldbench.readiness import aread_until_ready, has_line, read_until_ready
+from coldbench.readiness import aread_until_ready, aterminate, has_line, read_until_ready, terminate
 from coldbench.sandbox.config import build_sandbox_settings, load_functions
 
 READY_TIMEOUT_S = 60.0
@@ -155,31 +154,18 @@ class SandboxProcess:
         popen = self._popen
         if popen is None:
             return None
-        if popen.poll() is None:
-            popen.terminate()
-            try:
-                popen.wait(self.stop_grace_s)
-            except subprocess.TimeoutExpired:
-                popen.kill()
-                popen.wait()
+        status = terminate(popen, self.stop_grace_s)
         self._cleanup()
-        return popen.returncode
+        return status
 
     async def astop(self) -> int | None:
         """Async `stop`."""
         popen = self._popen
         if popen is None:
             return None
-        if popen.poll() is None:
-            popen.terminate()
-            deadline = time.monotonic() + self.stop_grace_s
-            while popen.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            if popen.poll() is None:
-                popen.kill()
-                popen.wait()
+        status = await aterminate(popen, self.stop_grace_s)
         self._cleanup()
-        return popen.returncode
+        return status
 
     def _cleanup(self) -> None:
         if self._popen is not None and self._popen.stdout is not None:

@@ -17,7 +17,6 @@ dies (PR_SET_PDEATHSIG); stop sends SIGTERM, then SIGKILL after `stop_grace_s`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import json
@@ -33,7 +32,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from coldbench.errors import ConfigError, TargetError
-from coldbench.readiness import aread_until_ready, read_until_ready
+from coldbench.readiness import aread_until_ready, aterminate, read_until_ready, terminate
 from coldbench.workerd.config import (
     COMPATIBILITY_DATE,
     CONFIG_NAME,
@@ -211,29 +210,16 @@ class WorkerdProcess:
     def stop(self) -> int | None:
         """SIGTERM, wait up to stop_grace_s, then SIGKILL; remove the temp dir. Idempotent."""
         popen = self._popen
-        if popen is not None and popen.poll() is None:
-            popen.terminate()
-            try:
-                popen.wait(self.stop_grace_s)
-            except subprocess.TimeoutExpired:
-                popen.kill()
-                popen.wait()
+        status = terminate(popen, self.stop_grace_s) if popen is not None else None
         self._cleanup()
-        return popen.returncode if popen is not None else None
+        return status
 
     async def astop(self) -> int | None:
         """Async `stop`."""
         popen = self._popen
-        if popen is not None and popen.poll() is None:
-            popen.terminate()
-            deadline = time.monotonic() + self.stop_grace_s
-            while popen.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            if popen.poll() is None:
-                popen.kill()
-                popen.wait()
+        status = await aterminate(popen, self.stop_grace_s) if popen is not None else None
         self._cleanup()
-        return popen.returncode if popen is not None else None
+        return status
 
     def _cleanup(self) -> None:
         if self._control is not None:
