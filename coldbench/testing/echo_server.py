@@ -75,7 +75,9 @@ async def serve(port: int, tls: bool = False) -> None:
 
         from coldbench.testing.fault_server import build_self_signed_context
 
-        context = build_self_signed_context(Path(tempfile.mkdtemp(prefix="coldbench-echo-tls-")))
+        # The context holds the key and certificate once built: the files need not outlive it.
+        with tempfile.TemporaryDirectory(prefix="coldbench-echo-tls-") as cert_dir:
+            context = build_self_signed_context(Path(cert_dir))
         if context is None:
             raise SystemExit("echo_server: --tls needs the openssl command")
     runner = web.AppRunner(build_app(), access_log=None)
