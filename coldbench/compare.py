@@ -11,6 +11,16 @@ A change counts only when it is *significant* and *large* (asv's rule, not a bar
   (`ci_level`, 99%; seeded bootstrap for latencies and rates) excludes 1. Requiring both keeps a
   median shift from flagging a p99 whose own interval is wide, and a wide-tailed p99 from
   flagging alone.
+- beyond run-to-run noise: samples of one run are not independent draws; the host, the
+  platform's placement and the time of night move whole stretches of a run together, and two
+  runs differ by more than their sample counts suggest (seen on the sandbox: warm p50 ×1.5
+  between unchanged runs, with Mann-Whitney p < 1e-6). Each run's *drift* is measured from
+  itself: its samples, in time order, are cut into consecutive blocks, and the variance of the
+  blocks' log medians beyond what shuffling the same samples into blocks gives is the drift
+  variance τ² (a method-of-moments random effect, as in DerSimonian & Laird, Control. Clin.
+  Trials 1986). The ratio's bootstrap draws are widened by N(0, τ²_base + τ²_new) on the log
+  scale, so the interval (and with it the verdict) carries the noise of two runs, not of two
+  samples. Two runs are assumed to differ by as much as two stretches of one run do.
 - large: the ratio is beyond the metric's minimum effect (default x1.10; shorter keep-alive is
   worse, so there the ratio must fall below 1/x), and latency changes also exceed `min_delta_ms`
   (loopback latencies of a few ms drift by more than 10% between nights for no reason).
@@ -39,6 +49,10 @@ RATE_METRICS = ("cold_rate", "error_rate")
 VERDICTS = ("regressed", "improved", "unchanged", "insufficient")
 DEFAULT_MIN_EFFECT = 1.10
 MIN_GROUP_SIZE = 5  # fewer samples than this in either run: no verdict
+DRIFT_MAX_BLOCKS = 8  # time blocks per run for the drift estimate
+DRIFT_MIN_BLOCK = 4  # samples per block at least (fewer blocks when a run has few samples)
+DRIFT_PERMUTATIONS = 200
+DRIFT_EVIDENCE = 0.99  # drift counts when the blocks vary more than 99% of shuffles do
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +69,7 @@ class CompareConfig:
     n_boot: int = 2000
     seed: int = 0
     min_delta_ms: float = 1.0
+    account_for_drift: bool = True  # widen latency intervals by each run's own drift
 
     def effect_for(self, key: str) -> float:
         """Minimum effect for `key`: exact key, then the metric alone ("p99"), then default."""
@@ -82,6 +97,7 @@ class MetricComparison:
     min_effect: float
     verdict: str
     note: str = ""
+    drift_factor: float | None = None  # exp(sqrt(τ²_base + τ²_new)): run-to-run noise used
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +130,12 @@ def user_samples(frame: pd.DataFrame, target: str | None = None) -> pd.DataFrame
 
 
 def select_latencies_ms(frame: pd.DataFrame, label: str) -> np.ndarray:
-    """Latencies of successful user samples with `label` ("all" = every label)."""
+    """Latencies of successful user samples with `label` ("all" = every label), in the order
+    they were sent (the drift estimate reads them as a time series)."""
     rows = frame[frame["error"].isna()]
     if label != "all":
         rows = rows[rows["label"] == label]
-    values = rows["latency_ms"].to_numpy(dtype=float)
+    values = _in_time_order(rows)["latency_ms"].to_numpy(dtype=float)
     return values[np.isfinite(values)]
 
 
@@ -156,6 +173,75 @@ def ratio_interval(ratios: np.ndarray, level: float) -> tuple[float | None, floa
     return float(low), float(high)
 
 
+def estimate_drift_variance(logs_in_time_order: np.ndarray, rng: np.random.Generator,
+                            n_permutations: int = DRIFT_PERMUTATIONS,
+                            strata: np.ndarray | None = None) -> float:
+    """τ²: how much the medians of consecutive blocks of a run's log latencies vary beyond chance.
+
+    The values (log latencies, in time order) are cut into up to `DRIFT_MAX_BLOCKS` consecutive
+    blocks of at least `DRIFT_MIN_BLOCK`; the variance of the blocks' medians is compared with
+    its mean over random shuffles of the same values (what sampling alone gives; with
+    `strata`, values are shuffled only among positions of their own stratum, so blocks keep
+    their mix of cold and warm), and the
+    excess is the drift variance. 0.0 when the observed variance is within what 99% of the
+    shuffles give (no evidence of drift: a steady run keeps its full power) or when there are
+    too few values for two blocks."""
+    logs = np.asarray(logs_in_time_order, dtype=float)
+    groups = np.zeros(logs.size, dtype=int) if strata is None else np.asarray(strata)
+    finite = np.isfinite(logs)
+    logs, groups = logs[finite], groups[finite]
+    blocks = min(DRIFT_MAX_BLOCKS, logs.size // DRIFT_MIN_BLOCK)
+    if blocks < 2:
+        return 0.0
+    size = blocks * (logs.size // blocks)  # equal blocks; the last few values wait
+    usable, groups = logs[:size], groups[:size]
+    observed = float(np.var(np.median(usable.reshape(blocks, -1), axis=1), ddof=1))
+    positions = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    shuffled = np.tile(usable, (n_permutations, 1))
+    for where in positions:
+        shuffled[:, where] = rng.permuted(shuffled[:, where], axis=1)
+    by_chance = np.var(np.median(shuffled.reshape(n_permutations, blocks, -1), axis=2),
+                       axis=1, ddof=1)
+    if observed <= float(np.quantile(by_chance, DRIFT_EVIDENCE)):
+        return 0.0
+    return observed - float(by_chance.mean())
+
+
+def select_centred_logs(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Log latencies of a target's successful cold and warm samples in time order, each less
+    its label's median, and each one's label index: one series that shows the host's drift
+    across the whole run (cold probes often sit in one stretch of it, so their own series
+    cannot)."""
+    rows = frame[frame["error"].isna() & frame["label"].isin(LATENCY_LABELS)]
+    rows = _in_time_order(rows[np.isfinite(np.log(rows["latency_ms"].to_numpy(dtype=float)))])
+    logs = np.log(rows["latency_ms"].to_numpy(dtype=float))
+    strata = np.zeros(logs.size, dtype=int)
+    for index, label in enumerate(LATENCY_LABELS):
+        mine = (rows["label"] == label).to_numpy()
+        if mine.any():
+            logs[mine] -= np.median(logs[mine])
+            strata[mine] = index
+    return logs, strata
+
+
+def _in_time_order(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by `started_at` (stable; unchanged without that column)."""
+    if "started_at" not in rows or rows["started_at"].isna().any() or rows.empty:
+        return rows
+    started = pd.to_datetime(rows["started_at"], utc=True, format="ISO8601").to_numpy()
+    return rows.iloc[np.argsort(started, kind="stable")]
+
+
+def widen_ratios(ratios: np.ndarray, drift_variance: float,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap ratios with run-to-run noise added on the log scale (N(0, drift_variance))."""
+    if drift_variance <= 0:
+        return ratios
+    noise = rng.normal(0.0, np.sqrt(drift_variance), size=ratios.shape)
+    with np.errstate(over="ignore"):
+        return ratios * np.exp(noise)
+
+
 def safe_ratio(new: np.ndarray | float, base: np.ndarray | float) -> np.ndarray:
     """new / base with 0/0 = 1 and x/0 = inf: "no errors in either run" is no change."""
     new_a, base_a = np.asarray(new, dtype=float), np.asarray(base, dtype=float)
@@ -182,8 +268,12 @@ def decide_verdict(ratio: float | None, low: float | None, high: float | None,
 # --- metric families -----------------------------------------------------------------------
 
 def compare_latencies(target: str, label: str, base: np.ndarray, new: np.ndarray,
-                      config: CompareConfig) -> list[MetricComparison]:
+                      config: CompareConfig,
+                      drift_variance: float | None = None) -> list[MetricComparison]:
     """p50/p90/p99 of one target x label: bootstrap ratio intervals and a Mann-Whitney U test.
+
+    `drift_variance` is τ²_base + τ²_new on the log scale (see `target_drift_variance`); without
+    it, it is estimated from these latencies (given in time order) alone.
 
     Percentiles are coldbench.stats' order statistics (the report's definition); the bootstrap
     draws each replicate's order statistic exactly from a Beta distribution (no resampling)."""
@@ -194,13 +284,20 @@ def compare_latencies(target: str, label: str, base: np.ndarray, new: np.ndarray
     rng = derive_rng(config.seed, target, label)
     base_sorted, new_sorted = np.sort(base), np.sort(new)
     p_value = float(stats.mannwhitneyu(new, base, alternative="two-sided").pvalue)
+    drift = drift_variance
+    if not config.account_for_drift:
+        drift = 0.0
+    elif drift is None:
+        drift = (estimate_drift_variance(np.log(base), rng)
+                 + estimate_drift_variance(np.log(new), rng))
+    drift_factor = float(np.exp(np.sqrt(drift)))
     out = []
     for key, q in zip(keys, PERCENTILES.values(), strict=True):
         base_q = compute_percentile(base_sorted, q / 100).value
         new_q = compute_percentile(new_sorted, q / 100).value
         ratios = safe_ratio(draw_bootstrap_quantiles(new_sorted, q / 100, config.n_boot, rng),
                             draw_bootstrap_quantiles(base_sorted, q / 100, config.n_boot, rng))
-        low, high = ratio_interval(ratios, config.ci_level)
+        low, high = ratio_interval(widen_ratios(ratios, drift, rng), config.ci_level)
         ratio = float(safe_ratio(new_q, base_q))
         big = abs(new_q - base_q) >= config.min_delta_ms
         effect = config.effect_for(key)
@@ -209,7 +306,7 @@ def compare_latencies(target: str, label: str, base: np.ndarray, new: np.ndarray
         out.append(MetricComparison(
             target, key, "ms", True, base_q, new_q, int(base.size), int(new.size), ratio, low,
             high, p_value, "mann-whitney-u", effect, verdict,
-            _percentile_note(key, min(base.size, new.size))))
+            _percentile_note(key, min(base.size, new.size)), drift_factor))
     return out
 
 
@@ -365,13 +462,26 @@ def compare_target(target: str, base: pd.DataFrame, new: pd.DataFrame,
                    config: CompareConfig) -> list[MetricComparison]:
     """Every metric of one target; `base`/`new` are that target's user samples."""
     out: list[MetricComparison] = []
+    drift = target_drift_variance(target, base, new, config)
     for label in LATENCY_LABELS:
         out += compare_latencies(target, label, select_latencies_ms(base, label),
-                                 select_latencies_ms(new, label), config)
+                                 select_latencies_ms(new, label), config, drift)
     out.append(compare_cold_rate(target, base, new, config))
     out.append(compare_keep_alive(target, base, new, config))
     out.append(compare_rate(target, "error_rate", count_errors(base), count_errors(new), config))
     return out
+
+
+def target_drift_variance(target: str, base: pd.DataFrame, new: pd.DataFrame,
+                          config: CompareConfig) -> float:
+    """τ²_base + τ²_new of one target, each from its run's label-centred log latencies."""
+    if not config.account_for_drift:
+        return 0.0
+    rng = derive_rng(config.seed, target, "drift")
+    base_logs, base_strata = select_centred_logs(base)
+    new_logs, new_strata = select_centred_logs(new)
+    return (estimate_drift_variance(base_logs, rng, strata=base_strata)
+            + estimate_drift_variance(new_logs, rng, strata=new_strata))
 
 
 def compare_frames(base: pd.DataFrame, new: pd.DataFrame, config: CompareConfig | None = None,

@@ -36,6 +36,7 @@ class Platform:
     keep_alive_softness_s: float = 0.0  # 0: exact step at keep_alive_s; >0: logistic width
     error_p: float = 0.005
     tail_p: float = 0.02  # share of probes hit by a slow tail (GC, noisy neighbour)
+    drift_sigma: float = 0.0  # host drift: each sixth of a run is slower or faster by e^N(0, σ²)
 
 
 def simulate_records(platform: Platform, rng: np.random.Generator, *, target: str = "api",
@@ -58,6 +59,9 @@ def simulate_records(platform: Platform, rng: np.random.Generator, *, target: st
     tail = rng.uniform(size=gaps.size) < platform.tail_p
     latency = warm_ms * np.where(tail, 3.0, 1.0)
     latency = latency + np.where(cold, init_ms + platform.extra_init_ms, 0.0)
+    if platform.drift_sigma > 0:  # stretches of the run share the host's state
+        stretch = np.exp(rng.normal(0.0, platform.drift_sigma, 6))
+        latency = latency * stretch[np.arange(gaps.size) * 6 // gaps.size]
     errors = rng.uniform(size=gaps.size) < platform.error_p
     return [
         {"probe_id": i, "target": target, "scenario": scenarios[i], "seq": i,
@@ -128,6 +132,40 @@ def test_soft_keep_alive_heavy_tail_pairs_raise_no_false_alarm() -> None:
 def test_sandbox_like_pairs_raise_no_false_alarm() -> None:
     """Loopback-fast warm latencies (4 ms): the 1 ms floor keeps sub-ms jitter quiet."""
     assert count_false_alarms(SANDBOX_LIKE, range(2000, 2000 + FALSE_ALARM_PAIRS // 3)) == []
+
+
+DRIFTING = dataclasses.replace(SANDBOX_LIKE, warm_median_ms=25.0, drift_sigma=0.2)
+
+
+def test_drifting_runs_raise_no_false_alarm() -> None:
+    """Host drift within and between runs (each sixth of a run ×e^N(0, 0.2²), as the sandbox shows
+    between unchanged runs): Mann-Whitney alone rejects on most pairs, the drift term keeps the
+    gate quiet."""
+    assert count_false_alarms(DRIFTING, range(3000, 3000 + FALSE_ALARM_PAIRS // 2)) == []
+
+
+def test_drift_is_what_silences_those_pairs() -> None:
+    """The same drifting pairs without the drift term: the gate cries wolf (so the test above
+    can fail)."""
+    alarms = 0
+    for seed in range(3000, 3030):
+        base, new = simulate_pair(DRIFTING, DRIFTING, seed)
+        found = verdicts(base, new, account_for_drift=False)
+        alarms += any(v in ("regressed", "improved") for v in found.values())
+    assert alarms >= 3
+
+
+def test_slower_init_is_flagged_through_drift() -> None:
+    """+150 ms init on a 60 ms cold start (the sandbox's) under the same drift is still caught."""
+    drifting = dataclasses.replace(DRIFTING, init_median_ms=60.0, init_sigma=0.3, warm_median_ms=3.0)
+    slower = dataclasses.replace(drifting, extra_init_ms=150.0)
+    caught = 0
+    for seed in range(5):
+        base, new = simulate_sized_pair(drifting, slower, seed, n_forced_cold=40, n_warm=60)
+        found = verdicts(base, new)
+        assert all(found[f"warm.{p}"] == "unchanged" for p in ("p50", "p90", "p99")), found
+        caught += found["cold.p50"] == "regressed"
+    assert caught >= 4
 
 
 def simulate_sized_pair(base: Platform, new: Platform, seed: int,

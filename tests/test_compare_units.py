@@ -15,6 +15,7 @@ from coldbench.compare import (
     compare_rate,
     compare_runs,
     decide_verdict,
+    estimate_drift_variance,
     metric_keys,
     parse_min_effects,
     safe_ratio,
@@ -142,3 +143,22 @@ def test_cold_rate_is_tested_within_gap_strata() -> None:
     assert result.test == "cmh-by-gap" and result.p_value < 1e-5 and result.verdict == "regressed"
     assert compare_cold_rate("t", base, frame(False), CompareConfig()).verdict == "unchanged"
     assert cmh_p_value([((3, 3), (3, 3))]) == 1.0  # no information, no evidence
+
+
+def test_drift_variance_is_near_zero_for_independent_samples() -> None:
+    rng = np.random.default_rng(1)
+    values = 4.0 * rng.lognormal(0.0, 0.3, 240)
+    assert estimate_drift_variance(np.log(values), np.random.default_rng(2)) < 0.004
+
+
+def test_drift_variance_recovers_a_stepwise_drift() -> None:
+    """8 stretches each shifted by e^N(0, 0.3²): the estimate is of the order of 0.09."""
+    rng = np.random.default_rng(3)
+    shifts = np.repeat(rng.normal(0.0, 0.3, 8), 30)
+    values = 4.0 * rng.lognormal(0.0, 0.2, 240) * np.exp(shifts)
+    truth = float(np.var(shifts[::30], ddof=1))
+    assert 0.5 * truth < estimate_drift_variance(np.log(values), np.random.default_rng(4)) < 1.5 * truth
+
+
+def test_drift_variance_needs_two_blocks() -> None:
+    assert estimate_drift_variance(np.log([1.0, 2.0, 3.0, 4.0, 5.0]), np.random.default_rng(0)) == 0.0

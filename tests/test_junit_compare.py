@@ -165,3 +165,18 @@ def test_unreadable_runs_exit_2(runs: dict[str, Path], tmp_path: Path,
         assert main(["compare", str(runs["base"]), str(other)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_drift_column_and_no_drift_flag(runs: dict[str, Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The table shows the run-to-run noise each latency interval carries; --no-drift turns it
+    off (and the JSON config says so)."""
+    assert main(["compare", str(runs["base"]), str(runs["same"])]) == 0
+    assert "drift" in capsys.readouterr().out
+    out = tmp_path / "r.json"
+    main(["compare", str(runs["base"]), str(runs["same"]), "--no-drift", "--format", "json",
+          "-o", str(out)])
+    document = json.loads(out.read_text())
+    assert document["config"]["account_for_drift"] is False
+    latency = [c for c in document["comparisons"] if c["unit"] == "ms"]
+    assert latency and all(c["drift_factor"] == 1.0 for c in latency)

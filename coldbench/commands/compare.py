@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="significance level per test (default 0.0005)")
     parser.add_argument("--min-delta-ms", type=float, default=None, metavar="MS",
                         help="latency changes smaller than this never count (default 1)")
+    parser.add_argument("--no-drift", action="store_true",
+                        help="treat samples as independent: do not widen latency intervals by "
+                             "the drift each run shows over its own course (more power, more "
+                             "false alarms on a noisy host)")
     parser.add_argument("--target", action="append", default=None, metavar="NAME",
                         help="compare only this target (repeat)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
@@ -65,6 +69,8 @@ def build_config(args: argparse.Namespace) -> CompareConfig:
         if args.min_delta_ms < 0:
             raise ConfigError("--min-delta-ms: must be >= 0")
         fields["min_delta_ms"] = args.min_delta_ms
+    if args.no_drift:
+        fields["account_for_drift"] = False
     return CompareConfig(**fields)  # type: ignore[arg-type]
 
 
