@@ -44,7 +44,8 @@ def write_suite(tmp: Path, name: str, keep_alive_s: float, init_delay_ms: float,
     for i in range(COPIES):
         lines.append(f'[[targets]]\nname = "hello{i}"\nurl = "${{sandbox}}/fn/hello{i}/"\n')
     lines.append('[[scenarios]]\nname = "gaps"\ntype = "idle_gap"\n'
-                 'gaps = ["0.5s", "2s", "6s", "14s"]\nrepetitions = 3\nshuffle = true\n')
+                 'gaps = ["0.5s", "2s", "6s", "14s"]\nrepetitions = 3\nshuffle = true\n'
+                 'jitter = "10%"\n')
     path = tmp / f"{name}.toml"
     path.write_text("\n".join(lines))
     return path
@@ -82,20 +83,20 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="coldbench-compare-") as tmp_name:
         tmp = args.keep or Path(tmp_name)
+        bases = [run_once(tmp, "base0", 10.0, 0.0, seed=0)]
+        slow = run_once(tmp, "slow-init", 10.0, 150.0, seed=7)
+        print("init +150 ms:", json.dumps(verdicts(bases[0], slow), sort_keys=True), flush=True)
+        short = run_once(tmp, "short-keep-alive", 4.0, 0.0, seed=8)
+        print("keep-alive 10 s -> 4 s:", json.dumps(verdicts(bases[0], short), sort_keys=True),
+              flush=True)
         alarms = 0
-        base = None
         for pair in range(args.pairs):
-            base = run_once(tmp, f"base{pair}", 10.0, 0.0, seed=pair)
+            base = bases[0] if pair == 0 else run_once(tmp, f"base{pair}", 10.0, 0.0, seed=pair)
             new = run_once(tmp, f"new{pair}", 10.0, 0.0, seed=100 + pair)
             found = {k: v for k, v in verdicts(base, new).items() if v in ("regressed", "improved")}
             alarms += bool(found)
             print(f"unchanged pair {pair}: {found or 'no change flagged'}", flush=True)
         print(f"false alarms: {alarms} of {args.pairs} unchanged pairs")
-        assert base is not None
-        slow = run_once(tmp, "slow-init", 10.0, 150.0, seed=7)
-        print("init +150 ms:", json.dumps(verdicts(base, slow), sort_keys=True), flush=True)
-        short = run_once(tmp, "short-keep-alive", 4.0, 0.0, seed=8)
-        print("keep-alive 10 s -> 4 s:", json.dumps(verdicts(base, short), sort_keys=True), flush=True)
 
 
 if __name__ == "__main__":

@@ -79,15 +79,15 @@ def format_headline(result: CompareResult) -> str:
 
 def _row(c: MetricComparison) -> list[str]:
     return [c.target, c.key, format_value(c.base_value, c.unit), format_value(c.new_value, c.unit),
-            format_ratio(c), format_p_value(c.p_value), format_drift(c), f"x{c.min_effect:.3g}"]
+            format_ratio(c), format_p_value(c.p_value), format_run_noise(c), f"x{c.min_effect:.3g}"]
 
 
-def format_drift(c: MetricComparison) -> str:
+def format_run_noise(c: MetricComparison) -> str:
     """The run-to-run noise folded into the interval, e.g. "x1.18" ("-" when none applies)."""
-    return "-" if c.drift_factor is None else f"x{c.drift_factor:.3g}"
+    return "-" if c.run_noise_factor is None else f"x{c.run_noise_factor:.3g}"
 
 
-_HEADERS = ["target", "metric", "base", "new", "ratio [CI]", "p", "drift", "min effect"]
+_HEADERS = ["target", "metric", "base", "new", "ratio [CI]", "p", "run noise", "min effect"]
 
 
 def format_terminal(result: CompareResult, width: int = 120, color: bool = False) -> str:
@@ -122,8 +122,8 @@ def format_markdown(result: CompareResult) -> str:
     lines = [f"### coldbench compare: {format_headline(result)}", "",
              f"base `{result.base_name}` → new `{result.new_name}`; a change counts when "
              f"p < {result.config.alpha:g} and the {level} interval of the ratio excludes 1 "
-             "and the ratio passes the minimum effect; latency intervals include the drift "
-             "each run shows over its own course (run-to-run noise).", ""]
+             "and the ratio passes the minimum effect; latency intervals include run-to-run "
+             "noise (each run's own drift, at least the `run_noise` floor).", ""]
     lines += [f"> ⚠️ {_md_cell(w)}" for w in result.warnings]
     if result.warnings:
         lines.append("")

@@ -162,3 +162,16 @@ def test_drift_variance_recovers_a_stepwise_drift() -> None:
 
 def test_drift_variance_needs_two_blocks() -> None:
     assert estimate_drift_variance(np.log([1.0, 2.0, 3.0, 4.0, 5.0]), np.random.default_rng(0)) == 0.0
+
+
+def test_jittered_gaps_share_a_stratum() -> None:
+    """`jitter = "10%"` makes every planned gap unique; the cold-rate strata still hold 2 s and
+    6 s apart and keep ±10% of each together (half-octave bins)."""
+    from coldbench.compare import count_cold_by_gap
+
+    gaps = [1.8, 2.0, 2.2, 5.5, 6.0, 6.5, 0.0]
+    frame = pd.DataFrame({"planned_gap_s": gaps, "error": None,
+                          "label": ["warm", "warm", "warm", "cold", "cold", "warm", "cold"]})
+    strata = count_cold_by_gap(frame)
+    assert sorted(n for _cold, n in strata.values()) == [1, 3, 3]
+    assert strata[0.0] == (1, 1)

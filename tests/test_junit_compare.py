@@ -146,7 +146,8 @@ def test_junit_skips_metrics_without_data(runs: dict[str, Path], tmp_path: Path)
 
 @pytest.mark.parametrize("flags", [["--min-effect", "cold.p99"], ["--min-effect", "cold.p98=1.2"],
                                    ["--min-effect", "p99=0.9"], ["--alpha", "2"],
-                                   ["--target", "nope"], ["--format", "xml"]])
+                                   ["--target", "nope"], ["--format", "xml"],
+                                   ["--run-noise", "ten"], ["--run-noise", "-5%"]])
 def test_bad_flags_exit_2_with_one_line(runs: dict[str, Path], flags: list[str],
                                         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", str(runs["base"]), str(runs["same"]), *flags]) == 2
@@ -169,14 +170,18 @@ def test_unreadable_runs_exit_2(runs: dict[str, Path], tmp_path: Path,
 
 def test_drift_column_and_no_drift_flag(runs: dict[str, Path], tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    """The table shows the run-to-run noise each latency interval carries; --no-drift turns it
-    off (and the JSON config says so)."""
+    """The table shows the run-to-run noise each latency interval carries (at least the 10% floor
+    for each of two runs); --no-drift --run-noise 0 turns it off, and the JSON config says so."""
     assert main(["compare", str(runs["base"]), str(runs["same"])]) == 0
-    assert "drift" in capsys.readouterr().out
+    assert "run noise" in capsys.readouterr().out
     out = tmp_path / "r.json"
-    main(["compare", str(runs["base"]), str(runs["same"]), "--no-drift", "--format", "json",
-          "-o", str(out)])
+    main(["compare", str(runs["base"]), str(runs["same"]), "--format", "json", "-o", str(out)])
+    latency = [c for c in json.loads(out.read_text())["comparisons"] if c["unit"] == "ms"]
+    assert latency and all(c["run_noise_factor"] >= 1.1 ** np.sqrt(2) - 1e-9 for c in latency)
+    main(["compare", str(runs["base"]), str(runs["same"]), "--no-drift", "--run-noise", "0",
+          "--format", "json", "-o", str(out)])
     document = json.loads(out.read_text())
     assert document["config"]["account_for_drift"] is False
+    assert document["config"]["run_noise"] == 0.0
     latency = [c for c in document["comparisons"] if c["unit"] == "ms"]
-    assert latency and all(c["drift_factor"] == 1.0 for c in latency)
+    assert latency and all(c["run_noise_factor"] == 1.0 for c in latency)

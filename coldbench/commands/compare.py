@@ -42,9 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--min-delta-ms", type=float, default=None, metavar="MS",
                         help="latency changes smaller than this never count (default 1)")
     parser.add_argument("--no-drift", action="store_true",
-                        help="treat samples as independent: do not widen latency intervals by "
-                             "the drift each run shows over its own course (more power, more "
-                             "false alarms on a noisy host)")
+                        help="do not widen latency intervals by the drift each run shows over "
+                             "its own course")
+    parser.add_argument("--run-noise", default=None, metavar="PERCENT",
+                        help="how far a whole run may be off with nothing changed, at least "
+                             "(default 10%%; 0 with --no-drift treats samples as independent: "
+                             "more power, false alarms on a noisy host)")
     parser.add_argument("--target", action="append", default=None, metavar="NAME",
                         help="compare only this target (repeat)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
@@ -71,7 +74,22 @@ def build_config(args: argparse.Namespace) -> CompareConfig:
         fields["min_delta_ms"] = args.min_delta_ms
     if args.no_drift:
         fields["account_for_drift"] = False
+    if args.run_noise is not None:
+        fields["run_noise"] = parse_run_noise(args.run_noise)
     return CompareConfig(**fields)  # type: ignore[arg-type]
+
+
+def parse_run_noise(text: str) -> float:
+    """"10%", "0.1" or "0" → σ on the log scale (log 1.10 for 10%); ConfigError otherwise."""
+    import math
+
+    try:
+        fraction = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        fraction = float("nan")
+    if not 0.0 <= fraction < 10.0:
+        raise ConfigError(f"--run-noise {text!r}: expected a percentage such as 10% or 0")
+    return math.log1p(fraction)
 
 
 def run(args: argparse.Namespace) -> int:
