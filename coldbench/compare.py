@@ -27,6 +27,11 @@ A change counts only when it is *significant* and *large* (asv's rule, not a bar
   the same or more between trials (Laaber, Scheuner & Leitner, "Software microbenchmarking in
   the cloud. How bad is it really?", Empirical Software Engineering 24, 2019). Set it lower on a
   quiet, dedicated host; 0 (with `account_for_drift=False`) treats samples as independent.
+  With several base runs (`BASE_RUN_COLUMN`, at least `MIN_BASELINE_RUNS`; asv and Mozilla's
+  Perfherder likewise judge against replicates), run noise is *measured* instead: per metric,
+  the interval is the classic prediction interval for one more run, from the spread of the k
+  base runs' log percentiles (Student t with k-1 degrees of freedom, × sqrt(1 + 1/k)), which
+  holds sampling and run-to-run noise together.
 - large: the ratio is beyond the metric's minimum effect (default x1.10; shorter keep-alive is
   worse, so there the ratio must fall below 1/x), and latency changes also exceed `min_delta_ms`
   (loopback latencies of a few ms drift by more than 10% between nights for no reason).
@@ -38,7 +43,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,6 +64,8 @@ DRIFT_MAX_BLOCKS = 8  # time blocks per run for the drift estimate
 DRIFT_MIN_BLOCK = 4  # samples per block at least (fewer blocks when a run has few samples)
 DRIFT_PERMUTATIONS = 200
 DRIFT_EVIDENCE = 0.99  # drift counts when the blocks vary more than 99% of shuffles do
+MIN_BASELINE_RUNS = 3  # from this many base runs on, run noise is measured, not assumed
+BASE_RUN_COLUMN = "base_run"  # which base run a sample came from (several base runs)
 DEFAULT_RUN_NOISE = float(np.log(1.10))  # 10% per run; the module doc has the measurement
 
 
@@ -214,6 +221,14 @@ def _in_time_order(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.iloc[np.argsort(started, kind="stable")]
 
 
+def predict_run_spread(sorted_runs: Sequence[np.ndarray], q: float) -> float:
+    """How far one more run's log q-quantile may fall from the mean of `sorted_runs`' (a
+    prediction's standard error: the runs' standard deviation × sqrt(1 + 1/k), sampling and
+    run-to-run noise together)."""
+    logs = [np.log(compute_percentile(run, q).value) for run in sorted_runs]
+    return float(np.std(logs, ddof=1) * np.sqrt(1 + 1 / len(logs)))
+
+
 def run_noise_variance(drift_variance: float, config: CompareConfig) -> float:
     """One run's offset variance on the log scale: its drift, but at least `run_noise`²."""
     drift = drift_variance if config.account_for_drift else 0.0
@@ -256,12 +271,14 @@ def decide_verdict(ratio: float | None, low: float | None, high: float | None,
 # --- metric families -----------------------------------------------------------------------
 
 def compare_latencies(target: str, label: str, base: np.ndarray, new: np.ndarray,
-                      config: CompareConfig,
-                      noise_variance: float | None = None) -> list[MetricComparison]:
+                      config: CompareConfig, noise_variance: float | None = None,
+                      base_runs: Sequence[np.ndarray] = ()) -> list[MetricComparison]:
     """p50/p90/p99 of one target x label: bootstrap ratio intervals and a Mann-Whitney U test.
 
     `noise_variance` is the run-to-run variance of the log ratio (see `target_noise_variance`);
-    without it, it is estimated from these latencies (given in time order) alone.
+    without it, it is estimated from these latencies (given in time order) alone. With
+    `base_runs` (each base run's latencies; `base` is their union) of at least
+    `MIN_BASELINE_RUNS` runs, the run noise of each percentile is measured from them instead.
 
     Percentiles are coldbench.stats' order statistics (the report's definition); the bootstrap
     draws each replicate's order statistic exactly from a Beta distribution (no resampling)."""
@@ -277,14 +294,21 @@ def compare_latencies(target: str, label: str, base: np.ndarray, new: np.ndarray
         noise = (run_noise_variance(estimate_drift_variance(np.log(base), rng), config)
                  + run_noise_variance(estimate_drift_variance(np.log(new), rng), config))
     noise_factor = float(np.exp(np.sqrt(noise)))
+    runs = [np.sort(r) for r in base_runs if r.size >= MIN_GROUP_SIZE]
     out = []
     for key, q in zip(keys, PERCENTILES.values(), strict=True):
         base_q = compute_percentile(base_sorted, q / 100).value
         new_q = compute_percentile(new_sorted, q / 100).value
         ratios = safe_ratio(draw_bootstrap_quantiles(new_sorted, q / 100, config.n_boot, rng),
                             draw_bootstrap_quantiles(base_sorted, q / 100, config.n_boot, rng))
-        low, high = ratio_interval(widen_ratios(ratios, noise, rng), config.ci_level)
         ratio = float(safe_ratio(new_q, base_q))
+        if len(runs) >= MIN_BASELINE_RUNS:  # a prediction interval from the base runs
+            spread = predict_run_spread(runs, q / 100)
+            half = float(stats.t.ppf(0.5 + config.ci_level / 2, len(runs) - 1)) * spread
+            low, high = ratio * float(np.exp(-half)), ratio * float(np.exp(half))
+            noise_factor = float(np.exp(spread))
+        else:
+            low, high = ratio_interval(widen_ratios(ratios, noise, rng), config.ci_level)
         big = abs(new_q - base_q) >= config.min_delta_ms
         effect = config.effect_for(key)
         verdict = decide_verdict(ratio, low, high, p_value, min_effect=effect,
@@ -454,8 +478,11 @@ def compare_target(target: str, base: pd.DataFrame, new: pd.DataFrame,
     out: list[MetricComparison] = []
     noise = target_noise_variance(target, base, new, config)
     for label in LATENCY_LABELS:
+        runs = []
+        if BASE_RUN_COLUMN in base and base[BASE_RUN_COLUMN].nunique() > 1:
+            runs = [select_latencies_ms(rows, label) for _, rows in base.groupby(BASE_RUN_COLUMN)]
         out += compare_latencies(target, label, select_latencies_ms(base, label),
-                                 select_latencies_ms(new, label), config, noise)
+                                 select_latencies_ms(new, label), config, noise, runs)
     out.append(compare_cold_rate(target, base, new, config))
     out.append(compare_keep_alive(target, base, new, config))
     out.append(compare_rate(target, "error_rate", count_errors(base), count_errors(new), config))
@@ -492,6 +519,12 @@ def compare_frames(base: pd.DataFrame, new: pd.DataFrame, config: CompareConfig 
         out += compare_target(target, base_u[base_u["target"] == target],
                               new_u[new_u["target"] == target], config)
     return out
+
+
+def combine_base_runs(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Several base runs as one frame, each sample tagged with its run (`BASE_RUN_COLUMN`)."""
+    return pd.concat([frame.assign(**{BASE_RUN_COLUMN: index}) for index, frame in
+                      enumerate(frames)], ignore_index=True)
 
 
 def compare_runs(base: pd.DataFrame, new: pd.DataFrame, config: CompareConfig | None = None, *,

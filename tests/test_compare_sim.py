@@ -225,3 +225,39 @@ def test_faster_init_is_improved_not_regressed() -> None:
     result = compare_runs(base, new, CompareConfig(**QUIET_HOST))
     assert {c.key: c.verdict for c in result.comparisons}["cold.p50"] == "improved"
     assert result.exit_status == 0
+
+
+def simulate_baselines(platform: Platform, new_platform: Platform, seed: int, runs: int,
+                       **sizes: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`runs` base runs (tagged, as the CLI combines them) and one new run."""
+    from coldbench.compare import combine_base_runs
+
+    rng = np.random.default_rng(seed)
+    bases = [simulate_frame(platform, rng, **sizes) for _ in range(runs)]
+    return combine_base_runs(bases), simulate_frame(new_platform, rng, **sizes)
+
+
+def test_several_quiet_baselines_measure_their_noise() -> None:
+    """Lambda-like +150 ms init (×1.4), near the edge of what one base run with the assumed 10%
+    run noise can show: six steady base runs measure their noise as small, and catch it."""
+    slower = Platform(extra_init_ms=150.0)
+    for seed in range(3):
+        single = compare_runs(*simulate_sized_pair(Platform(), slower, seed, n_forced_cold=40))
+        assumed = next(c for c in single.comparisons if c.key == "cold.p50").run_noise_factor
+        base, new = simulate_baselines(Platform(), slower, seed, 6, n_forced_cold=40)
+        found = {c.key: c for c in compare_runs(base, new, CompareConfig()).comparisons}
+        assert found["cold.p50"].verdict == "regressed", found["cold.p50"]
+        assert found["warm.p50"].verdict == "unchanged"
+        assert assumed is not None and found["cold.p50"].run_noise_factor is not None
+        assert found["cold.p50"].run_noise_factor < assumed
+
+
+def test_several_drifting_baselines_raise_no_false_alarm() -> None:
+    """Five base runs with host drift, an unchanged new run: the measured noise keeps it quiet."""
+    alarms = []
+    for seed in range(4000, 4000 + FALSE_ALARM_PAIRS // 3):
+        base, new = simulate_baselines(DRIFTING, DRIFTING, seed, 5)
+        changed = {k: v for k, v in verdicts(base, new).items() if v in ("regressed", "improved")}
+        if changed:
+            alarms.append((seed, changed))
+    assert alarms == []

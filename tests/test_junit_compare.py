@@ -185,3 +185,18 @@ def test_drift_column_and_no_drift_flag(runs: dict[str, Path], tmp_path: Path,
     assert document["config"]["run_noise"] == 0.0
     latency = [c for c in document["comparisons"] if c["unit"] == "ms"]
     assert latency and all(c["run_noise_factor"] == 1.0 for c in latency)
+
+
+def test_several_base_runs(runs: dict[str, Path], tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    """`compare BASE BASE BASE NEW`: the base runs are pooled, their spread is the run noise,
+    and the report names them; slower init still regresses, an unchanged run does not."""
+    bases = [str(write_run(tmp_path / f"night{i}", SANDBOX_LIKE, 20 + i)) for i in range(4)]
+    assert main(["compare", *bases, str(runs["same"])]) == 0
+    assert "4 runs" in capsys.readouterr().out
+    out = tmp_path / "r.json"
+    assert main(["compare", *bases, str(runs["slower"]), "--format", "json", "-o", str(out)]) == 1
+    document = json.loads(out.read_text())
+    cold = next(c for c in document["comparisons"]
+                if c["target"] == "api" and c["key"] == "cold.p50")
+    assert cold["verdict"] == "regressed" and cold["base_n"] > 3 * cold["new_n"]  # pooled

@@ -1,4 +1,6 @@
-"""`coldbench compare BASE_RUN NEW_RUN`: the regression gate.
+"""`coldbench compare BASE_RUN [BASE_RUN ...] NEW_RUN`: the regression gate.
+
+With three or more base runs (e.g. the last nights), run-to-run noise is measured from them.
 
 Exit status: 0 nothing regressed, 1 something regressed, 2 usage error or unreadable run.
 """
@@ -27,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and error rate: a change counts only when it is significant and beyond "
                     "the minimum effect.",
     )
-    parser.add_argument("base", type=Path, metavar="BASE_RUN", help="baseline run directory")
+    parser.add_argument("base", type=Path, nargs="+", metavar="BASE_RUN",
+                        help="baseline run directory; give three or more (e.g. the last "
+                             "nights) to measure run-to-run noise instead of assuming it")
     parser.add_argument("new", type=Path, metavar="NEW_RUN", help="run directory to judge")
     parser.add_argument("--format", choices=FORMATS, default="terminal", help="output format")
     parser.add_argument("-o", "--output", type=Path, default=None, metavar="FILE",
@@ -95,16 +99,20 @@ def parse_run_noise(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     """Execute `compare`: load both runs, compare, write the report; exit 0/1 (2 via errors)."""
     from coldbench import compare_format
-    from coldbench.compare import compare_runs
+    from coldbench.compare import combine_base_runs, compare_runs
     from coldbench.store import load_manifest, load_run
 
     config = build_config(args)
-    base_manifest, new_manifest = load_manifest(args.base), load_manifest(args.new)
-    result = compare_runs(load_run(args.base), load_run(args.new), config,
+    bases: list[Path] = args.base
+    base_manifest, new_manifest = load_manifest(bases[-1]), load_manifest(args.new)
+    base_frame = (load_run(bases[0]) if len(bases) == 1
+                  else combine_base_runs([load_run(path) for path in bases]))
+    base_name = str(bases[0]) if len(bases) == 1 else f"{len(bases)} runs ({bases[0]} .. {bases[-1]})"
+    result = compare_runs(base_frame, load_run(args.new), config,
                           base_manifest=base_manifest, new_manifest=new_manifest,
-                          targets=args.target, base_name=str(args.base), new_name=str(args.new))
+                          targets=args.target, base_name=base_name, new_name=str(args.new))
     if not result.comparisons:
-        raise ConfigError(f"compare: no target measured in both {args.base} and {args.new}"
+        raise ConfigError(f"compare: no target measured in both {base_name} and {args.new}"
                           + (" (check --target)" if args.target else ""))
     to_tty = args.output is None and sys.stdout.isatty()
     width = shutil.get_terminal_size((120, 40)).columns if to_tty else 120
