@@ -299,15 +299,17 @@ def compare_latencies(target: str, label: str, base: np.ndarray, new: np.ndarray
     for key, q in zip(keys, PERCENTILES.values(), strict=True):
         base_q = compute_percentile(base_sorted, q / 100).value
         new_q = compute_percentile(new_sorted, q / 100).value
-        ratios = safe_ratio(draw_bootstrap_quantiles(new_sorted, q / 100, config.n_boot, rng),
-                            draw_bootstrap_quantiles(base_sorted, q / 100, config.n_boot, rng))
         ratio = float(safe_ratio(new_q, base_q))
+        low: float | None
+        high: float | None
         if len(runs) >= MIN_BASELINE_RUNS:  # a prediction interval from the base runs
             spread = predict_run_spread(runs, q / 100)
             half = float(stats.t.ppf(0.5 + config.ci_level / 2, len(runs) - 1)) * spread
             low, high = ratio * float(np.exp(-half)), ratio * float(np.exp(half))
             noise_factor = float(np.exp(spread))
         else:
+            ratios = safe_ratio(draw_bootstrap_quantiles(new_sorted, q / 100, config.n_boot, rng),
+                                draw_bootstrap_quantiles(base_sorted, q / 100, config.n_boot, rng))
             low, high = ratio_interval(widen_ratios(ratios, noise, rng), config.ci_level)
         big = abs(new_q - base_q) >= config.min_delta_ms
         effect = config.effect_for(key)

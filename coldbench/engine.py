@@ -3,12 +3,16 @@
 Idle gaps are timed on the monotonic clock from the end of the previous response on the same
 target. A slow or dead target only delays its own lane. The engine publishes events
 (`SampleRecorded`, `ProbeScheduled`); it knows nothing of storage or display.
+
+Requests of `closed`, `rate` and `warm` scenarios go through the lean HTTP/1.1 client where the
+target allows it (coldbench.lean_probe.uses_lean_client); every other probe through aiohttp.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,10 +23,13 @@ import aiohttp
 from coldbench.budget import next_backoff_s, parse_retry_after_s
 from coldbench.clock import sleep_until
 from coldbench.events import EventBus, ProbeScheduled, SampleRecorded
+from coldbench.http1_client import Http1Client
 from coldbench.invoke_probe import send_invoke_probe
+from coldbench.lean_probe import build_http1_client, send_http1_probe, uses_lean_client
 from coldbench.load import (
     LoadContext,
     LoadResult,
+    SendProbe,
     build_load_schedule,
     run_closed_loop,
     run_open_loop,
@@ -75,6 +82,8 @@ class Engine:
         self.bus = bus
         self.options = options or EngineOptions()
         self._sessions: dict[tuple[str, str], aiohttp.ClientSession] = {}
+        self._http1: dict[tuple[str, str], Http1Client] = {}
+        self._senders: dict[tuple[str, str, str, str | None], SendProbe] = {}
         self._limit = (
             asyncio.Semaphore(self.options.max_concurrency) if self.options.max_concurrency else None
         )
@@ -106,16 +115,36 @@ class Engine:
         return self.result
 
     async def close(self) -> None:
-        """Close every HTTP session the engine opened."""
+        """Close every HTTP session and lean client the engine opened."""
         sessions, self._sessions = list(self._sessions.values()), {}
+        clients, self._http1 = list(self._http1.values()), {}
+        self._senders = {}
         for session in sessions:
             await session.close()
+        for client in clients:
+            await client.close()
 
     def _session(self, target: TargetSpec, mode: str) -> aiohttp.ClientSession:
         key = (target.name, mode)
         if key not in self._sessions:
             self._sessions[key] = build_session(mode, target)
         return self._sessions[key]
+
+    def _sender(self, target: TargetSpec, mode: str, scenario_type: str,
+                client: str | None) -> SendProbe:
+        """`send(ctx, gap_s=..., intended_ns=...)` for one target: the lean HTTP/1.1 client for
+        load scenario types on plain HTTP targets, aiohttp for everything else."""
+        key = (target.name, mode, scenario_type, client)
+        send = self._senders.get(key)
+        if send is None:
+            if uses_lean_client(target, scenario_type, client):
+                if (target.name, mode) not in self._http1:
+                    self._http1[(target.name, mode)] = build_http1_client(target, mode)
+                send = functools.partial(send_http1_probe, self._http1[(target.name, mode)], target)
+            else:
+                send = functools.partial(send_probe, self._session(target, mode), target)
+            self._senders[key] = send
+        return send
 
     async def _run_lane(self, target: TargetSpec, steps: tuple[Step, ...]) -> None:
         prev_end_ns: int | None = None
@@ -139,7 +168,10 @@ class Engine:
                 await self._run_load(target, step)
                 prev_end_ns = clock()
                 continue
-            outcomes = await asyncio.gather(*(self._probe(target, p, prev_end_ns) for p in todo))
+            if len(todo) == 1:  # most steps: no task per probe (warm probes go back to back)
+                outcomes = [await self._probe(target, todo[0], prev_end_ns)]
+            else:
+                outcomes = await asyncio.gather(*(self._probe(target, p, prev_end_ns) for p in todo))
             prev_end_ns = max(o.end_ns for o in outcomes)
             throttled = [o.sample for o in outcomes if o.sample.status == 429]
             consecutive_429 = consecutive_429 + 1 if throttled else 0
@@ -164,18 +196,21 @@ class Engine:
         """Drive one closed/rate scenario on this target; its samples stream out as they finish."""
         scenario = step.load
         assert scenario is not None
-        session = self._session(target, scenario.connection or target.connection)
+        send = self._sender(target, scenario.connection or target.connection, scenario.type,
+                            scenario.client)
         ctx = LoadContext(target=target, scenario=scenario, id_base=step.id_base,
                           worker=self.options.worker, workers=self.options.workers)
         def publish(outcome: ProbeOutcome) -> None:
             self._record(outcome, target)
 
         if scenario.type == "closed":
-            result = await run_closed_loop(session, ctx, publish, clock=self.options.monotonic_ns)
+            result = await run_closed_loop(send, ctx, publish, clock=self.options.monotonic_ns)
         else:
             offsets = build_load_schedule(scenario, self.plan.seed, self.options.worker,
                                           self.options.workers)
-            result = await run_open_loop(session, ctx, offsets, publish, clock=self.options.monotonic_ns)
+            result = await run_open_loop(send, ctx, offsets, publish, clock=self.options.monotonic_ns)
+        if uses_lean_client(target, scenario.type, scenario.client):
+            result.client = "http1"
         self.result.loads.append((target.name, scenario.name, result))
 
     async def _run_action(self, action: str, target: TargetSpec) -> None:
@@ -202,8 +237,9 @@ class Engine:
         if provider is not None and dict(target.options).get("invoke"):
             outcome = await send_invoke_probe(provider, target, ctx, gap_s=gap_s)
         else:
-            session = self._session(target, probe.connection or target.connection)
-            outcome = await send_probe(session, target, ctx, gap_s=gap_s)
+            send = self._sender(target, probe.connection or target.connection,
+                                probe.scenario_type, probe.client)
+            outcome = await send(ctx, gap_s=gap_s)
         return self._record(outcome, target)
 
     def _record(self, outcome: ProbeOutcome, target: TargetSpec) -> ProbeOutcome:

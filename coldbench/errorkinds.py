@@ -38,6 +38,15 @@ ERROR_KINDS = (
 )
 
 
+class ClassifiedFailure(Exception):
+    """A request failure whose kind was known where it happened (the lean HTTP/1.1 client knows
+    its phase exactly, so it does not need the aiohttp exception mapping below)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 def classify_status(status: int) -> str | None:
     """Return the error kind of an HTTP status, or None for a success (< 400)."""
     if status == 429:
@@ -51,6 +60,8 @@ def classify_status(status: int) -> str | None:
 
 def classify_exception(exc: BaseException, *, connected: bool, headers_received: bool) -> str:
     """Map a client exception to an error kind, using how far the request had progressed."""
+    if isinstance(exc, ClassifiedFailure):
+        return exc.kind
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         if not connected:
             return "connect_timeout"

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-import aiohttp
 import numpy as np
 
 from coldbench.arrivals import build_schedule, parse_steps
 from coldbench.clock import sleep_until
-from coldbench.probe import ProbeContext, ProbeOutcome, send_probe
+from coldbench.probe import ProbeContext, ProbeOutcome
 from coldbench.suite import ScenarioSpec, TargetSpec
 from coldbench.units import parse_duration_s
 
@@ -31,6 +31,14 @@ _LEAD_IN_NS = 20_000_000  # the schedule starts 20 ms after set-up, not mid-set-
 DEFAULT_MAX_LAG_MS = 10.0
 
 Publish = Callable[[ProbeOutcome], None]
+
+
+class SendProbe(Protocol):
+    """Sends one request of the scenario's target: `send_probe` or `send_http1_probe` with the
+    client (session) and target bound (`functools.partial`)."""
+
+    def __call__(self, ctx: ProbeContext, *, gap_s: float | None = None,
+                 intended_ns: int | None = None) -> Awaitable[ProbeOutcome]: ...
 
 
 @dataclass
@@ -42,6 +50,7 @@ class LoadResult:
     max_lag_ms: float = 0.0
     duration_s: float = 0.0
     max_lag_limit_ms: float = DEFAULT_MAX_LAG_MS
+    client: str = "aiohttp"  # which HTTP client sent the requests: "http1" (lean) or "aiohttp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +65,7 @@ class LoadContext:
 
 
 async def run_open_loop(
-    session: aiohttp.ClientSession, ctx: LoadContext, offsets_s: np.ndarray, publish: Publish,
+    send: SendProbe, ctx: LoadContext, offsets_s: np.ndarray, publish: Publish,
     *, clock: Callable[[], int] = time.perf_counter_ns, stop: asyncio.Event | None = None,
 ) -> LoadResult:
     """Send one request per schedule offset, charged from its intended time."""
@@ -67,7 +76,7 @@ async def run_open_loop(
 
     async def one(index: int, due_ns: int) -> None:
         async with slots:
-            outcome = await send_probe(session, ctx.target, _probe_ctx(ctx, index), intended_ns=due_ns)
+            outcome = await send(_probe_ctx(ctx, index), intended_ns=due_ns)
         result.max_lag_ms = max(result.max_lag_ms, outcome.sample.lag_ms or 0.0)
         publish(outcome)
 
@@ -88,7 +97,7 @@ async def run_open_loop(
 
 
 async def run_closed_loop(
-    session: aiohttp.ClientSession, ctx: LoadContext, publish: Publish,
+    send: SendProbe, ctx: LoadContext, publish: Publish,
     *, clock: Callable[[], int] = time.perf_counter_ns, stop: asyncio.Event | None = None,
 ) -> LoadResult:
     """C workers, each sending its next request when the previous one answers."""
@@ -112,7 +121,7 @@ async def run_closed_loop(
 
     async def worker() -> None:
         while (index := take()) is not None:
-            publish(await send_probe(session, ctx.target, _probe_ctx(ctx, index)))
+            publish(await send(_probe_ctx(ctx, index)))
             result.sent += 1
 
     started = clock()
@@ -129,6 +138,7 @@ def build_load_record(target: str, scenario: ScenarioSpec | str, result: LoadRes
         "target": target, "scenario": name, "sent": result.sent, "scheduled": result.scheduled,
         "duration_s": result.duration_s, "max_lag_ms": result.max_lag_ms,
         "achieved_rate_per_s": result.sent / result.duration_s if result.duration_s else None,
+        "client": result.client,
     }
     limit_ms = result.max_lag_limit_ms
     if result.max_lag_ms > limit_ms:

@@ -30,6 +30,7 @@ class PlannedProbe:
     planned_gap_s: float | None
     phase: str = "user"
     connection: str | None = None
+    client: str | None = None  # the scenario's `client` choice (lean_probe.uses_lean_client)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,7 @@ def build_plan(suite: Suite, seed: int | None = None) -> Plan:
 def _scenario_steps(scenario: ScenarioSpec, rng: random.Random) -> list[RawStep]:
     """Steps of one scenario on one target: (gap before, probe specs, action)."""
     base: dict[str, object] = {"scenario": scenario.name, "scenario_type": scenario.type,
-            "connection": scenario.connection}
+                               "connection": scenario.connection, "client": scenario.client}
     if scenario.type == "idle_gap":
         gaps = [g for g in scenario.gaps_s for _ in range(scenario.repetitions)]
         if scenario.shuffle:

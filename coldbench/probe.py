@@ -14,7 +14,6 @@ import functools
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,12 +22,12 @@ import aiohttp
 from coldbench import __version__
 from coldbench.errorkinds import classify_exception, classify_status
 from coldbench.redact import REDACTED, SECRET_HEADER_RE
-from coldbench.sample import Sample
+from coldbench.sample import Sample, format_started_at
 from coldbench.suite import TargetSpec
 
 _NS_PER_MS = 1_000_000
 _JSON_BODY_LIMIT = 64 * 1024  # parse small JSON bodies for ground-truth fields
-_HEADER_VALUE_LIMIT = 8192
+HEADER_VALUE_LIMIT = 8192
 
 
 @dataclass(slots=True)
@@ -188,7 +187,7 @@ async def send_probe(
     """
     marks = PhaseMarks()
     token = _current_marks.set(marks)
-    started_at = datetime.now(UTC).isoformat(timespec="microseconds")
+    wall_ns = time.time_ns()
     marks.start = time.perf_counter_ns()
     status: int | None = None
     error: str | None = None
@@ -211,7 +210,7 @@ async def send_probe(
                 error = "too_large"
             if error is None and headers.get("X-Amz-Function-Error"):
                 error = "function_error"
-            body_json = _maybe_json(body, response.headers.get("Content-Type", ""))
+            body_json = parse_small_json(body, response.headers.get("Content-Type", ""))
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # every failure becomes a sample
@@ -221,13 +220,27 @@ async def send_probe(
         detail = f"{type(exc).__name__}: {exc}"[:500]
     finally:
         _current_marks.reset(token)
+    sample = build_probe_sample(target, ctx, marks, wall_ns, gap_s=gap_s, intended_ns=intended_ns,
+                                status=status, error=error, detail=detail, bytes_read=bytes_read,
+                                headers=headers)
+    return ProbeOutcome(sample=sample, end_ns=marks.end, body_json=body_json)
+
+
+def build_probe_sample(
+    target: TargetSpec, ctx: ProbeContext, marks: PhaseMarks, wall_ns: int, *,
+    gap_s: float | None, intended_ns: int | None, status: int | None, error: str | None,
+    detail: str | None, bytes_read: int, headers: dict[str, str],
+) -> Sample:
+    """The Sample of one finished request (both HTTP clients build theirs here, so their samples
+    agree field by field). `wall_ns` is `time.time_ns()` at send; open loop (`intended_ns`)
+    charges latency from the intended send time and records lag and service time apart."""
     origin = intended_ns if intended_ns is not None else marks.start
-    sample = Sample(
+    return Sample(
         probe_id=ctx.probe_id,
         target=target.name,
         scenario=ctx.scenario,
         seq=ctx.seq,
-        started_at=started_at,
+        started_at=format_started_at(wall_ns),
         latency_ms=(marks.end - origin) / _NS_PER_MS,
         kind=target.kind,
         planned_gap_s=ctx.planned_gap_s,
@@ -244,7 +257,6 @@ async def send_probe(
         worker=ctx.worker,
         headers=headers,
     )
-    return ProbeOutcome(sample=sample, end_ns=marks.end, body_json=body_json)
 
 
 def _phase_fields(marks: PhaseMarks) -> dict[str, Any]:
@@ -282,17 +294,17 @@ def _keep_headers(raw: Any) -> dict[str, str]:
     kept: dict[str, str] = {}
     for name, value in raw.items():
         if name not in kept:
-            kept[name] = REDACTED if _is_secret_header(name) else value[:_HEADER_VALUE_LIMIT]
+            kept[name] = REDACTED if is_secret_header(name) else value[:HEADER_VALUE_LIMIT]
     return kept
 
 
 @functools.lru_cache(maxsize=1024)
-def _is_secret_header(name: str) -> bool:
+def is_secret_header(name: str) -> bool:
     """Header names repeat from response to response: match each one once."""
     return SECRET_HEADER_RE.match(name) is not None
 
 
-def _maybe_json(body: bytes, content_type: str) -> Any:
+def parse_small_json(body: bytes, content_type: str) -> Any:
     """Parse a small JSON body (for instrumented fields); None when not JSON."""
     if not body or len(body) > _JSON_BODY_LIMIT or "json" not in content_type.lower():
         return None

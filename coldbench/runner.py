@@ -32,6 +32,7 @@ from coldbench.providers import Provider, build_provider, describe_providers
 from coldbench.selfcheck import ClientMonitor
 from coldbench.shard import shard_plan
 from coldbench.store import (
+    BATCH_INTERVAL_S,
     LARGE_RUN_SAMPLES,
     RunWriter,
     build_manifest,
@@ -51,6 +52,8 @@ from coldbench.workerd.suite_hook import (
 from coldbench.workers import default_workers, run_worker_processes
 
 SANDBOX_PLACEHOLDER = "${sandbox}"
+# Scenario types whose samples are journaled in batches (store.py: what a kill -9 can lose).
+BATCHED_SCENARIO_TYPES = ("closed", "rate", "warm")
 
 
 @dataclass
@@ -236,7 +239,9 @@ async def run_shard(suite: Suite, plan: Plan, writer: RunWriter, spec: ShardSpec
     """Run this process's shard of the plan: engine, journal, histograms, client self-check."""
     shard = shard_plan(plan, spec.worker, spec.workers)
     bus = EventBus()
-    bus.subscribe(SampleRecorded, lambda event: writer.append(event.sample))
+    batched = frozenset(s.name for s in suite.scenarios if s.type in BATCHED_SCENARIO_TYPES)
+    bus.subscribe(SampleRecorded,
+                  lambda event: writer.append(event.sample, batched=event.sample.scenario in batched))
     recorder = HistogramRecorder()
     recorder.subscribe(bus)
     per_target = {t: sum(len(s.probes) for s in steps) for t, steps in shard.lanes.items()}
@@ -253,10 +258,13 @@ async def run_shard(suite: Suite, plan: Plan, writer: RunWriter, spec: ShardSpec
         done_loads=_done_loads(spec.done_ids, shard),
     ))
     monitor = ClientMonitor()
+    flusher = asyncio.create_task(flush_journal_periodically(writer))
     try:
         with display:
             result = await engine.run(stop)
     finally:
+        flusher.cancel()
+        writer.flush()  # the batch in hand, before anyone reads the journal
         for provider in providers.values():
             await provider.close()
     client = monitor.finish(result.probes_sent)
@@ -267,6 +275,14 @@ async def run_shard(suite: Suite, plan: Plan, writer: RunWriter, spec: ShardSpec
     return ShardReport(status=result.status, probes_sent=result.probes_sent,
                        action_errors=result.action_errors, loads=loads, client=client.to_record(),
                        warnings=warnings)
+
+
+async def flush_journal_periodically(writer: RunWriter, interval_s: float = BATCH_INTERVAL_S) -> None:
+    """Flush the journal's batched (load) samples every `interval_s`, so a kill -9 loses at most
+    that much even when samples trickle in; cancelled at the end of the shard."""
+    while True:
+        await asyncio.sleep(interval_s)
+        writer.flush()
 
 
 def build_providers(suite: Suite, sandbox_url: str | None) -> dict[str, Provider]:

@@ -7,7 +7,9 @@ rounded. `started_at` is the UTC wall clock at send (ISO 8601), used only to pla
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 # Labels and where they came from (DESIGN.md).
@@ -54,8 +56,8 @@ class Sample:
     headers: dict[str, str] = field(default_factory=dict)  # response headers kept for labelling
 
     def to_record(self) -> dict[str, Any]:
-        """Return the sample as a plain dict (JSON- and DataFrame-ready)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """Return the sample as a plain dict (JSON- and DataFrame-ready), fields in order."""
+        return dict(zip(SAMPLE_COLUMNS, _field_values(self), strict=True))
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Sample:
@@ -66,3 +68,17 @@ class Sample:
 
 SAMPLE_FIELDS: frozenset[str] = frozenset(f.name for f in dataclasses.fields(Sample))
 SAMPLE_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Sample))
+_field_values = operator.attrgetter(*SAMPLE_COLUMNS)  # one C call instead of 35 getattr
+_NS_PER_S = 1_000_000_000
+_second_cache: list[Any] = [None, ""]  # (whole UTC second, its ISO prefix): most samples share it
+
+
+def format_started_at(wall_ns: int) -> str:
+    """`time.time_ns()` as the `started_at` text: UTC ISO 8601 with microseconds, exactly as
+    `datetime.now(UTC).isoformat(timespec="microseconds")` writes it, for a fraction of the cost
+    (the date and time of day are formatted once per second)."""
+    seconds, rest_ns = divmod(wall_ns, _NS_PER_S)
+    if _second_cache[0] != seconds:
+        prefix = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")[:-6]
+        _second_cache[0], _second_cache[1] = seconds, prefix
+    return f"{_second_cache[1]}.{rest_ns // 1000:06d}+00:00"

@@ -27,6 +27,7 @@ from coldbench.units import parse_duration_s
 ENV_RE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 TARGET_KINDS = ("serverless", "container")
 CONNECTION_MODES = ("fresh", "reuse")
+HTTP_CLIENTS = ("auto", "aiohttp")  # auto: the lean HTTP/1.1 client for load scenarios (lean_probe)
 SCENARIO_TYPES = ("idle_gap", "burst", "warm", "config_update", "closed", "rate")
 
 _TOP_KEYS = ("suite", "targets", "scenarios", "sandbox", "thresholds", "budget", "pricing", "warmer",
@@ -35,10 +36,10 @@ _SUITE_KEYS = ("name", "seed", "description", "report")
 _TARGET_KEYS = (
     "name", "url", "method", "headers", "body", "json", "timeout", "kind", "labels",
     "connection", "provider", "function", "region", "profile", "max_body_bytes", "thresholds",
-    "invoke", "qualifier", "agent", "tls_verify",
+    "invoke", "qualifier", "agent", "tls_verify", "client",
 )
 _SCENARIO_KEYS: dict[str, tuple[str, ...]] = {
-    "common": ("name", "type", "targets", "connection"),
+    "common": ("name", "type", "targets", "connection", "client"),
     "idle_gap": ("gaps", "repetitions", "shuffle", "jitter"),
     "burst": ("concurrency", "rounds", "pause"),
     "warm": ("count", "pause"),
@@ -93,6 +94,7 @@ class ScenarioSpec:
     arrivals: str = "constant"
     connection: str | None = None
     options: tuple[tuple[str, Any], ...] = ()
+    client: str | None = None  # "aiohttp" forces aiohttp; None: the target's choice
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,9 +292,12 @@ def _build_target(ctx: _Ctx, raw: dict[str, Any], index: int) -> TargetSpec:
     if "json" in raw and not any(k.lower() == "content-type" for k, _ in headers):
         headers = (*headers, ("Content-Type", "application/json"))
     labels = ctx.table(raw.get("labels", {}), f"{where}.labels")
-    option_keys = ("region", "profile", "invoke", "qualifier", "agent", "thresholds", "tls_verify")
+    option_keys = ("region", "profile", "invoke", "qualifier", "agent", "thresholds", "tls_verify",
+                   "client")
     if "tls_verify" in raw:
         ctx.boolean(raw["tls_verify"], f"{where}.tls_verify")
+    if "client" in raw:
+        ctx.choice(raw["client"], f"{where}.client", HTTP_CLIENTS)
     options = {k: raw[k] for k in option_keys if k in raw}
     return TargetSpec(
         name=name,
@@ -340,6 +345,8 @@ def _build_scenario(ctx: _Ctx, raw: dict[str, Any], index: int, names: list[str]
     fields: dict[str, Any] = {"name": name, "type": kind, "targets": tuple(targets)}
     if "connection" in raw:
         fields["connection"] = ctx.choice(raw["connection"], f"{where}.connection", CONNECTION_MODES)
+    if "client" in raw:
+        fields["client"] = ctx.choice(raw["client"], f"{where}.client", HTTP_CLIENTS)
     fields.update(_scenario_fields(ctx, kind, raw, where))
     return ScenarioSpec(**fields)
 
