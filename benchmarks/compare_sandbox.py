@@ -7,7 +7,7 @@ per copy. Warm samples come from the short gaps, spread over the run: a back-to-
 burst at the end of every lane would put all eight copies' warm probes into the same 100 ms of
 contention, and one such moment per run is what the warm comparison would then measure.
 
-    python benchmarks/compare_sandbox.py [--pairs 10]
+    python benchmarks/compare_sandbox.py [--pairs 10] [--keep DIR [--reuse]]
 """
 
 from __future__ import annotations
@@ -51,8 +51,12 @@ def write_suite(tmp: Path, name: str, keep_alive_s: float, init_delay_ms: float,
     return path
 
 
-def run_once(tmp: Path, name: str, keep_alive_s: float, init_delay_ms: float, seed: int) -> Path:
-    """Run one suite; return its run directory."""
+def run_once(tmp: Path, name: str, keep_alive_s: float, init_delay_ms: float, seed: int,
+             reuse: bool = False) -> Path:
+    """Run one suite; return its run directory (with `reuse`, a complete one already there)."""
+    kept = tmp / "runs" / name
+    if reuse and (kept / "manifest.json").exists() and load_manifest(kept).get("status") == "complete":
+        return kept
     suite = load_suite(write_suite(tmp, name, keep_alive_s, init_delay_ms, seed))
     return execute_run(suite, RunOptions(out_dir=tmp / "runs" / name, quiet=True)).run_dir
 
@@ -80,19 +84,24 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=10)
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the runs in this directory (default: a temporary one)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --keep: judge complete runs found there again (same verdict "
+                             "code, no new runs)")
     args = parser.parse_args()
+    reuse = args.reuse and args.keep is not None
     with tempfile.TemporaryDirectory(prefix="coldbench-compare-") as tmp_name:
         tmp = args.keep or Path(tmp_name)
-        bases = [run_once(tmp, "base0", 10.0, 0.0, seed=0)]
-        slow = run_once(tmp, "slow-init", 10.0, 150.0, seed=7)
+        bases = [run_once(tmp, "base0", 10.0, 0.0, seed=0, reuse=reuse)]
+        slow = run_once(tmp, "slow-init", 10.0, 150.0, seed=7, reuse=reuse)
         print("init +150 ms:", json.dumps(verdicts(bases[0], slow), sort_keys=True), flush=True)
-        short = run_once(tmp, "short-keep-alive", 4.0, 0.0, seed=8)
+        short = run_once(tmp, "short-keep-alive", 4.0, 0.0, seed=8, reuse=reuse)
         print("keep-alive 10 s -> 4 s:", json.dumps(verdicts(bases[0], short), sort_keys=True),
               flush=True)
         alarms = 0
         for pair in range(args.pairs):
-            base = bases[0] if pair == 0 else run_once(tmp, f"base{pair}", 10.0, 0.0, seed=pair)
-            new = run_once(tmp, f"new{pair}", 10.0, 0.0, seed=100 + pair)
+            base = (bases[0] if pair == 0
+                    else run_once(tmp, f"base{pair}", 10.0, 0.0, seed=pair, reuse=reuse))
+            new = run_once(tmp, f"new{pair}", 10.0, 0.0, seed=100 + pair, reuse=reuse)
             found = {k: v for k, v in verdicts(base, new).items() if v in ("regressed", "improved")}
             alarms += bool(found)
             print(f"unchanged pair {pair}: {found or 'no change flagged'}", flush=True)
