@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from coldbench import load_run
-from coldbench.compare import CompareConfig, compare_runs
+from coldbench.compare import CompareConfig, compare_runs, pool_targets
 from coldbench.runner import RunOptions, execute_run
 from coldbench.store import load_manifest
 from coldbench.suite import load_suite
@@ -62,13 +62,12 @@ def run_once(tmp: Path, name: str, keep_alive_s: float, init_delay_ms: float, se
 
 
 def pooled(run_dir: Path) -> pd.DataFrame:
-    """The run's samples with the copies pooled into one target. Each lane's first probe is
-    left out: all copies start at the same instant, so those cold starts contend for the CPU
-    with each other and measure the host, not the function."""
+    """The run's samples with the copies pooled into one target (`coldbench compare --pool
+    'hello=hello*'`). Each lane's primer is left out: it is recorded as phase "forcing" now,
+    and runs kept from before that change get the same treatment here."""
     frame = load_run(run_dir)
-    frame = frame[~((frame["scenario"] == "gaps") & frame["planned_gap_s"].isna())].copy()
-    frame["target"] = "hello"
-    return frame
+    frame = frame[~((frame["scenario"] == "gaps") & frame["planned_gap_s"].isna())]
+    return pool_targets(frame, {"hello": "hello*"})
 
 
 def verdicts(base: Path, new: Path) -> dict[str, str]:

@@ -41,6 +41,7 @@ Pure: DataFrames and manifests in, dataclasses out; no files, no clock.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -520,6 +521,30 @@ def compare_frames(base: pd.DataFrame, new: pd.DataFrame, config: CompareConfig 
     for target in chosen:
         out += compare_target(target, base_u[base_u["target"] == target],
                               new_u[new_u["target"] == target], config)
+    return out
+
+
+def pool_targets(frame: pd.DataFrame, pools: Mapping[str, str]) -> pd.DataFrame:
+    """Rename targets matching a pool's glob to the pool's name, e.g. {"hello": "hello#*"}:
+    function copies (coldbench.providers.copies) measure one function's behaviour in parallel,
+    and their samples together are what a comparison should judge."""
+    if not pools or frame.empty:
+        return frame
+    names = frame["target"].astype(str)
+    renamed = names.copy()
+    for pool, pattern in pools.items():
+        renamed[names.map(lambda name, p=pattern: fnmatch.fnmatchcase(name, p))] = pool
+    return frame.assign(target=renamed)
+
+
+def parse_pools(items: Iterable[str]) -> dict[str, str]:
+    """Parse ["hello=hello*"] into {"hello": "hello*"}; ConfigError names the flag."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, pattern = (part.strip() for part in item.partition("="))
+        if not sep or not name or not pattern:
+            raise ConfigError(f"--pool {item!r}: expected NAME=GLOB, e.g. hello=hello#*")
+        out[name] = pattern
     return out
 
 

@@ -118,8 +118,11 @@ def _scenario_steps(scenario: ScenarioSpec, rng: random.Random) -> list[RawStep]
         gaps = [g for g in scenario.gaps_s for _ in range(scenario.repetitions)]
         if scenario.shuffle:
             rng.shuffle(gaps)
-        # The first probe primes the target; each later probe measures the gap before it.
-        steps: list[RawStep] = [(0.0, [dict(base)], None)]
+        # The first probe primes the target; each later probe measures the gap before it. The
+        # primer follows an unknown idle time (and, with several targets, starts together with
+        # every other lane's), so like the warm scenario's primer it is recorded as "forcing",
+        # not as a user sample.
+        steps: list[RawStep] = [(0.0, [dict(base, phase="forcing")], None)]
         steps += [(_jittered(g, scenario, rng), [dict(base)], None) for g in gaps]
         return steps
     if scenario.type == "burst":

@@ -200,3 +200,16 @@ def test_several_base_runs(runs: dict[str, Path], tmp_path: Path,
     cold = next(c for c in document["comparisons"]
                 if c["target"] == "api" and c["key"] == "cold.p50")
     assert cold["verdict"] == "regressed" and cold["base_n"] > 3 * cold["new_n"]  # pooled
+
+
+def test_pool_judges_copies_as_one_target(runs: dict[str, Path], tmp_path: Path) -> None:
+    """--pool 'all=*' merges the simulated targets `api` and `edge` into one; a malformed
+    --pool is one line and exit 2."""
+    out = tmp_path / "r.json"
+    assert main(["compare", str(runs["base"]), str(runs["slower"]), "--pool", "all=*",
+                 "--format", "json", "-o", str(out)]) == 1
+    document = json.loads(out.read_text())
+    assert {c["target"] for c in document["comparisons"]} == {"all"}
+    cold = next(c for c in document["comparisons"] if c["key"] == "cold.p50")
+    assert cold["verdict"] == "regressed" and cold["base_n"] >= 60
+    assert main(["compare", str(runs["base"]), str(runs["same"]), "--pool", "all"]) == 2

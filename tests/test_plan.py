@@ -75,3 +75,13 @@ def test_shards_cover_every_probe_once() -> None:
     assert sorted(x.count for x in loads) == [5, 5, 6, 6] and all(x.concurrency in (2, 3) for x in loads)
     assert all(step.id_base >= LOAD_ID_BASE for lane in plan.lanes.values() for step in lane if step.load)
     assert [split_evenly(7, w, 3) for w in range(3)] == [3, 2, 2]
+
+
+def test_idle_gap_primer_is_not_a_user_sample() -> None:
+    """The first probe of an idle-gap lane follows an unknown idle time (and starts together
+    with every other lane's): phase "forcing", like the warm scenario's primer."""
+    plan = build_plan(_suite())
+    for lane in plan.lanes.values():
+        first, *rest = [p for step in lane for p in step.probes if p.scenario_type == "idle_gap"]
+        assert first.phase == "forcing" and first.planned_gap_s is None
+        assert all(p.phase == "user" for p in rest)

@@ -52,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="how far a whole run may be off with nothing changed, at least "
                              "(default 10%%; 0 with --no-drift treats samples as independent: "
                              "more power, false alarms on a noisy host)")
+    parser.add_argument("--pool", action="append", default=[], metavar="NAME=GLOB",
+                        help="judge the targets matching GLOB as one target NAME, e.g. function "
+                             "copies: --pool 'hello=hello#*' (repeat)")
     parser.add_argument("--target", action="append", default=None, metavar="NAME",
                         help="compare only this target (repeat)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
@@ -99,16 +102,18 @@ def parse_run_noise(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     """Execute `compare`: load both runs, compare, write the report; exit 0/1 (2 via errors)."""
     from coldbench import compare_format
-    from coldbench.compare import combine_base_runs, compare_runs
+    from coldbench.compare import combine_base_runs, compare_runs, parse_pools, pool_targets
     from coldbench.store import load_manifest, load_run
 
     config = build_config(args)
+    pools = parse_pools(args.pool)
     bases: list[Path] = args.base
     base_manifest, new_manifest = load_manifest(bases[-1]), load_manifest(args.new)
     base_frame = (load_run(bases[0]) if len(bases) == 1
                   else combine_base_runs([load_run(path) for path in bases]))
+    base_frame, new_frame = pool_targets(base_frame, pools), pool_targets(load_run(args.new), pools)
     base_name = str(bases[0]) if len(bases) == 1 else f"{len(bases)} runs ({bases[0]} .. {bases[-1]})"
-    result = compare_runs(base_frame, load_run(args.new), config,
+    result = compare_runs(base_frame, new_frame, config,
                           base_manifest=base_manifest, new_manifest=new_manifest,
                           targets=args.target, base_name=base_name, new_name=str(args.new))
     if not result.comparisons:
