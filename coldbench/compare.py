@@ -41,6 +41,7 @@ Pure: DataFrames and manifests in, dataclasses out; no files, no clock.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import zlib
@@ -564,6 +565,7 @@ def compare_runs(base: pd.DataFrame, new: pd.DataFrame, config: CompareConfig | 
     warnings = build_target_warnings(base, new, targets)
     if base_manifest is not None and new_manifest is not None:
         warnings = build_environment_warnings(base_manifest, new_manifest) + warnings
+        comparisons = set_aside_busy_host(comparisons, base_manifest, new_manifest)
     return CompareResult(tuple(comparisons), tuple(warnings), config, base_name, new_name)
 
 
@@ -597,6 +599,11 @@ def build_environment_warnings(base_manifest: Mapping, new_manifest: Mapping) ->
             out.append(f"{title} differs: base {base_env.get(name)!r}, new {new_env.get(name)!r}")
     if _canonical(base_manifest.get("suite")) != _canonical(new_manifest.get("suite")):
         out.append("suite differs between the runs (targets, scenarios or thresholds changed)")
+    for side, manifest in (("base", base_manifest), ("new", new_manifest)):
+        other = other_host_cores(manifest)
+        if other is not None and other >= HOST_BUSY_CORES:
+            out.append(f"{side} run shared its host: other work used {other:.2f} CPU cores "
+                       "while it measured; its latencies are not judged (rerun on a quiet host)")
     base_load, new_load = _host_load(base_manifest), _host_load(new_manifest)
     if base_load is not None and new_load is not None and abs(new_load - base_load) > HOST_LOAD_WARN:
         out.append(f"host load differed (load average {base_load:.1f} vs {new_load:.1f}): other "
@@ -609,6 +616,30 @@ def build_environment_warnings(base_manifest: Mapping, new_manifest: Mapping) ->
 
 
 HOST_LOAD_WARN = 0.75  # load-average difference (cores busy) worth a warning
+# Other work on the host (coldbench.hostload), in cores, from which a run's latencies are not
+# judged: on the sandbox, runs that shared both cores of the host with a load generator came
+# out ×2 slower throughout, cold and warm alike, with no drift inside them to show it.
+HOST_BUSY_CORES = 0.5
+
+
+def other_host_cores(manifest: Mapping) -> float | None:
+    """CPU cores other processes used on the host during the run (None: not recorded)."""
+    value = (manifest.get("host_cpu") or {}).get("other_cores")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def set_aside_busy_host(comparisons: Iterable[MetricComparison], base_manifest: Mapping,
+                        new_manifest: Mapping) -> list[MetricComparison]:
+    """Latency verdicts become `insufficient` when either run shared its host with other work
+    (`HOST_BUSY_CORES`): a busy host slows a whole run evenly, which no statistic of the run
+    can tell from a slower function. Rates, keep-alive and errors are kept."""
+    busy = [side for side, m in (("base", base_manifest), ("new", new_manifest))
+            if (other_host_cores(m) or 0.0) >= HOST_BUSY_CORES]
+    if not busy:
+        return list(comparisons)
+    note = f"not judged: the {' and '.join(busy)} run shared its host with other work"
+    return [dataclasses.replace(c, verdict="insufficient", note=note) if c.unit == "ms" else c
+            for c in comparisons]
 
 
 def _host_load(manifest: Mapping) -> float | None:

@@ -25,6 +25,7 @@ from coldbench.engine import Engine, EngineOptions
 from coldbench.errors import ConfigError
 from coldbench.events import EventBus, SampleRecorded
 from coldbench.histo import HistogramRecorder, save_histograms
+from coldbench.hostload import describe_host_cpu, take_cpu_snapshot
 from coldbench.load import build_load_record
 from coldbench.plan import LOAD_ID_BASE, LOAD_ID_BLOCK, Plan, build_plan
 from coldbench.progress import ProgressDisplay
@@ -154,6 +155,7 @@ async def _execute_run(suite: Suite, options: RunOptions) -> RunOutcome:
     _install_signal_handlers(stop)
     status = "failed"
     reports: list[ShardReport] = []
+    cpu_start = take_cpu_snapshot()  # other work on the host during the run: compare warns
     try:
         async with sandbox_for(suite, run_dir) as sandbox_url, workerd_for(suite, run_dir) as workerd:
             if sandbox_url is not None:
@@ -181,7 +183,8 @@ async def _execute_run(suite: Suite, options: RunOptions) -> RunOutcome:
     finally:
         _remove_signal_handlers()
         summary = summarise_reports(reports)
-        writer.update_manifest(**{**summary, "warnings": skipped + summary["warnings"]})
+        writer.update_manifest(**{**summary, "warnings": skipped + summary["warnings"]},
+                               host_cpu=describe_host_cpu(cpu_start, take_cpu_snapshot()))
         frame = _finish_run(writer, status, suite)
     errors = [e for r in reports for e in r.action_errors]
     return RunOutcome(run_dir=run_dir, status=status, frame=frame, plan=plan, action_errors=errors,
