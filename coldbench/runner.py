@@ -49,6 +49,7 @@ from coldbench.workerd.suite_hook import (
     prepare_workerd_suite,
     resolve_workerd_urls,
     workerd_for,
+    workerd_urls,
 )
 from coldbench.workers import default_workers, run_worker_processes
 
@@ -177,7 +178,9 @@ async def _execute_run(suite: Suite, options: RunOptions) -> RunOutcome:
                 spec = ShardSpec(0, 1, done_ids, options.quiet, sandbox_url)
                 reports = [await run_shard(suite, plan, writer, spec, stop)]
             else:
-                reports = await run_worker_processes(suite, run_dir, workers, sandbox_url, stop, options)
+                urls = workerd_urls(workerd) if workerd is not None else {}
+                reports = await run_worker_processes(suite, run_dir, workers, sandbox_url, stop,
+                                                     options, urls)
             interrupted = stop.is_set() or any(r.status == "interrupted" for r in reports)
             status = "interrupted" if interrupted else "complete"
     finally:

@@ -30,8 +30,10 @@ def default_workers(suite: Suite) -> int:
 
 
 async def run_worker_processes(suite: Suite, run_dir: Path, workers: int, sandbox_url: str | None,
-                               stop: asyncio.Event, options: RunOptions) -> list[ShardReport]:
-    """Start `workers` worker processes, wait for them (forwarding a stop), collect reports."""
+                               stop: asyncio.Event, options: RunOptions,
+                               urls: dict[str, str] | None = None) -> list[ShardReport]:
+    """Start `workers` worker processes, wait for them (forwarding a stop), collect reports.
+    `urls` (placeholder → URL, e.g. the running workerd's) are resolved in each worker."""
     from coldbench.runner import ShardReport
 
     procs = []
@@ -41,6 +43,8 @@ async def run_worker_processes(suite: Suite, run_dir: Path, workers: int, sandbo
                 "--seed", str(options.seed if options.seed is not None else suite.seed)]
         if sandbox_url:
             args += ["--sandbox-url", sandbox_url]
+        for placeholder, url in (urls or {}).items():
+            args += ["--url", f"{placeholder}={url}"]
         procs.append(await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE))
     waiter: asyncio.Future[Any] = asyncio.gather(*(p.communicate() for p in procs))
     stopper: asyncio.Future[Any] = asyncio.create_task(stop.wait())
@@ -70,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", required=True, type=int)
     parser.add_argument("--seed", required=True, type=int)
     parser.add_argument("--sandbox-url", default=None)
+    parser.add_argument("--url", action="append", default=[], metavar="PLACEHOLDER=URL")
     args = parser.parse_args(argv)
     from coldbench.testing.childproc import die_with_parent
 
@@ -93,10 +98,12 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     )
     from coldbench.store import JournalStats, RunWriter, iter_journal_records, worker_journal_name
     from coldbench.suite import load_suite
+    from coldbench.workerd.suite_hook import resolve_placeholders
 
     suite = load_suite(args.suite)
     if args.sandbox_url:
         suite = resolve_sandbox_urls(suite, args.sandbox_url)
+    suite = resolve_placeholders(suite, dict(item.split("=", 1) for item in args.url))
     plan = build_plan(suite, args.seed)
     # Only this worker's own journal says what it already did (resume); the others' journals
     # grow while it starts and would make it skip its share.

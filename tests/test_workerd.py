@@ -24,8 +24,8 @@ import psutil
 import pytest
 
 from coldbench.errors import ConfigError, TargetError
-from coldbench.runner import RunOptions
-from coldbench.suite import ScenarioSpec, Suite, TargetSpec
+from coldbench.runner import RunOptions, execute_run
+from coldbench.suite import ScenarioSpec, Suite, TargetSpec, load_suite
 from coldbench.workerd.config import FRONT_WORKER_JS, build_workerd_config
 from coldbench.workerd.demo import run_workerd_demo
 from coldbench.workerd.install import ensure_workerd, platform_package
@@ -236,3 +236,30 @@ def test_demo_suite_with_sandbox_container_and_workerd_runs_end_to_end(binary: P
     assert cold_in_burst == {"hello-lambda": 4, "isolate-ondemand": 1}  # isolates share one start
     resident = frame[frame["target"] == "isolate-resident"]
     assert list(resident["invocation_n"]) == list(range(1, len(resident) + 1))
+
+
+def test_workers_resolve_workerd_urls(binary: Path, tmp_path: Path) -> None:
+    """`--workers 2` with a workerd target: every worker process gets workerd's URL (it used to
+    get only the sandbox's, and sent `${workerd}/` literally)."""
+    script = ROOT / "targets" / "functions" / "hello-worker" / "worker.js"
+    suite_path = tmp_path / "w.toml"
+    suite_path.write_text(f"""
+[suite]
+name = "workerd-workers"
+seed = 1
+[workerd]
+script = "{script}"
+[[targets]]
+name = "isolate"
+url = "${{workerd}}/"
+[[scenarios]]
+type = "closed"
+concurrency = 2
+count = 40
+""")
+    outcome = execute_run(load_suite(suite_path),
+                          RunOptions(out_dir=tmp_path / "run", quiet=True, workers=2))
+    assert outcome.status == "complete"
+    frame = outcome.frame
+    assert len(frame) == 40 and frame["error"].isna().all(), frame["error"].value_counts()
+    assert set(frame["worker"]) == {0, 1}

@@ -98,11 +98,22 @@ async def workerd_for(suite: Suite, run_dir: Path) -> AsyncIterator[WorkerdProce
         yield workerd
 
 
-def resolve_workerd_urls(suite: Suite, workerd: WorkerdProcess) -> Suite:
-    """Replace `${workerd_ondemand}` and `${workerd}` in target URLs with the running workerd's."""
+def workerd_urls(workerd: WorkerdProcess) -> dict[str, str]:
+    """Placeholder → URL of the running workerd (what `--workers` processes resolve too)."""
+    return {ONDEMAND_PLACEHOLDER: workerd.ondemand_url, WORKERD_PLACEHOLDER: workerd.url}
+
+
+def resolve_placeholders(suite: Suite, urls: dict[str, str]) -> Suite:
+    """Replace each placeholder of `urls` in target URLs, in the mapping's order."""
     def resolve(url: str) -> str:
-        url = url.replace(ONDEMAND_PLACEHOLDER, workerd.ondemand_url)
-        return url.replace(WORKERD_PLACEHOLDER, workerd.url)
+        for placeholder, value in urls.items():
+            url = url.replace(placeholder, value)
+        return url
 
     targets = tuple(dataclasses.replace(t, url=resolve(t.url)) for t in suite.targets)
     return dataclasses.replace(suite, targets=targets)
+
+
+def resolve_workerd_urls(suite: Suite, workerd: WorkerdProcess) -> Suite:
+    """Replace `${workerd_ondemand}` and `${workerd}` in target URLs with the running workerd's."""
+    return resolve_placeholders(suite, workerd_urls(workerd))
