@@ -18,6 +18,11 @@ Every HTTP response then carries:
   was called (call it at the end of your init if work follows the decorated function). It is
   the user code's share of init: the interpreter and runtime start before it are not included
   (the platform's Init Duration includes them).
+- `X-Coldbench-Ready-Idle-Ms` (first invocation only): milliseconds the ready instance waited
+  for that first invocation. An on-demand cold start hands its request over right after init
+  (a few ms); an instance initialised ahead of time (provisioned concurrency, proactive
+  initialisation, a container started before the benchmark) waits. coldbench labels a first
+  invocation that waited at least half a second `warm`: its request did not wait for init.
 
 Direct (non-HTTP) invocations are counted but their results are returned unchanged.
 
@@ -51,8 +56,10 @@ HOLD_HEADER = "X-Coldbench-Hold-Ms"
 MAX_HOLD_MS = 60_000
 
 INSTANCE_ID: str = os.environ.get("COLDBENCH_INSTANCE_ID") or os.urandom(8).hex()
+READY_IDLE_MS_HEADER = "X-Coldbench-Ready-Idle-Ms"
 _counter = itertools.count(1)  # next() on itertools.count is atomic under the GIL
 _ready_ns: int | None = None
+_first_call_ns: int | None = None
 
 
 def mark_ready() -> None:
@@ -70,7 +77,18 @@ def init_ms() -> float:
 
 def next_invocation() -> int:
     """Count one invocation on this instance and return its number (1 = cold)."""
-    return next(_counter)
+    global _first_call_ns
+    invocation = next(_counter)
+    if invocation == 1:
+        _first_call_ns = time.perf_counter_ns()
+    return invocation
+
+
+def ready_idle_ms() -> float:
+    """Milliseconds between handler ready and the first invocation (0 when not both known)."""
+    if _ready_ns is None or _first_call_ns is None:
+        return 0.0
+    return max(0.0, (_first_call_ns - _ready_ns) / 1e6)
 
 
 def truth_headers(invocation: int) -> dict[str, str]:
@@ -78,6 +96,7 @@ def truth_headers(invocation: int) -> dict[str, str]:
     headers = {INSTANCE_HEADER: INSTANCE_ID, INVOCATION_HEADER: str(invocation)}
     if invocation == 1:
         headers[INIT_MS_HEADER] = f"{init_ms():.3f}"
+        headers[READY_IDLE_MS_HEADER] = f"{ready_idle_ms():.3f}"
     return headers
 
 
@@ -88,6 +107,7 @@ def warmer_reply(invocation: int, hold_ms: float) -> dict[str, Any]:
     reply: dict[str, Any] = {"coldbench_warmer": True, "instance": INSTANCE_ID, "invocation": invocation}
     if invocation == 1:
         reply["init_ms"] = init_ms()
+        reply["ready_idle_ms"] = ready_idle_ms()
     return reply
 
 

@@ -149,3 +149,21 @@ def test_asgi_middleware(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (b"x-coldbench-invocation", b"1") in sent[0]["headers"]
     asyncio.run(wrapped({"type": "http", "headers": [(b"x-coldbench-warmer", b"1")], "query_string": b""}, receive, send))
     assert json.loads(sent[-1]["body"]) == {"coldbench_warmer": True, "instance": "a-1", "invocation": 2}
+
+
+def test_first_invocation_says_how_long_the_ready_instance_waited(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An instance initialised ahead (provisioned, proactive init) waits for its first request;
+    an on-demand cold start hands it over at once. The header tells them apart."""
+    instrument = fresh_instrument(monkeypatch, "pre-1")
+
+    @instrument.instrument_lambda
+    def handler(event: Any, context: Any) -> Any:
+        return {"ok": True}
+
+    time.sleep(0.6)  # ready, then idle until the first request
+    first = handler(HTTP_EVENT, None)
+    assert float(first["headers"]["X-Coldbench-Ready-Idle-Ms"]) >= 600
+    assert "X-Coldbench-Ready-Idle-Ms" not in handler(HTTP_EVENT, None)["headers"]
+    at_once = fresh_instrument(monkeypatch, "cold-1")
+    reply = at_once.instrument_lambda(lambda e, c: {})({"coldbench_warmer": True}, None)
+    assert reply["invocation"] == 1 and 0 <= reply["ready_idle_ms"] < 500

@@ -200,3 +200,15 @@ def test_helper_never_raises_on_arbitrary_input(headers: dict[str, str], log_tai
     evidence = label_sample_evidence(headers, None, log_tail, set())
     assert evidence.label in ("cold", "warm", "unknown")
     assert evidence.source in ("platform", "instrumented", "instance", "none")
+
+
+@pytest.mark.parametrize(("idle_ms", "expected"), [(None, "cold"), ("3.2", "cold"), ("499.9", "cold"),
+                                                   ("500", "warm"), ("86400000", "warm")])
+def test_a_first_invocation_the_instance_waited_for_is_warm(idle_ms: str | None, expected: str) -> None:
+    """Invocation 1 is cold unless the initialised instance waited >= 0.5 s for it (provisioned
+    concurrency): that request did not wait for init."""
+    headers = {"X-Coldbench-Instance": "i-1", "X-Coldbench-Invocation": "1"}
+    if idle_ms is not None:
+        headers["X-Coldbench-Ready-Idle-Ms"] = idle_ms
+    evidence = label_sample_evidence(headers, None, None, frozenset())
+    assert (evidence.label, evidence.source) == (expected, "instrumented")

@@ -7,7 +7,8 @@ touches files, sockets or the clock. Evidence is ranked best first (DESIGN.md):
   ``LogType=Tail``, where it arrives base64-encoded in ``X-Amz-Log-Result``, or the sandbox) that
   carries ``Init Duration`` (or SnapStart's ``Restore Duration``) is a cold start; a ``REPORT``
   line without either is a warm one.
-- ``instrumented``: the function says so, in ``X-Coldbench-Invocation`` (1 = cold),
+- ``instrumented``: the function says so, in ``X-Coldbench-Invocation`` (1 = cold, unless
+  ``X-Coldbench-Ready-Idle-Ms`` says the initialised instance waited >= 0.5 s for it),
   ``X-Coldbench-Instance`` and ``X-Coldbench-Init-Ms`` headers, or the same fields in a JSON body.
 - ``instance``: an instance id never seen before in this run is a cold start. This is the
   weakest truth: an instance warmed before the run began is also "never seen" by the run.
@@ -59,8 +60,12 @@ _JSON_METRICS = {
 _FIELD_ALIASES = {
     "instance": "instance", "instance_id": "instance",
     "invocation": "invocation", "invocation_n": "invocation", "invocations": "invocation",
-    "init_ms": "init_ms",
+    "init_ms": "init_ms", "ready_idle_ms": "ready_idle_ms",
 }
+# A first invocation the ready instance waited this long for did not wait for init (provisioned
+# concurrency, proactive initialisation, a container started ahead): on-demand cold starts hand
+# their request over within a few ms of init (coldbench.instrument's X-Coldbench-Ready-Idle-Ms).
+PREINITIALISED_IDLE_MS = 500.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,13 @@ class InstrumentedFields:
     instance_id: str | None = None
     invocation_n: int | None = None
     init_ms: float | None = None
+    ready_idle_ms: float | None = None  # first invocation only: how long the ready instance waited
+
+    @property
+    def cold(self) -> bool:
+        """Invocation 1 that had to wait for init (not one an initialised instance waited for)."""
+        waited = self.ready_idle_ms is not None and self.ready_idle_ms >= PREINITIALISED_IDLE_MS
+        return self.invocation_n == 1 and not waited
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +251,7 @@ def read_instrumented_fields(
         instance_id=instance_id or None,
         invocation_n=_positive_int(raw.get("invocation")),
         init_ms=_finite_float(raw.get("init_ms")),
+        ready_idle_ms=_finite_float(raw.get("ready_idle_ms")),
     )
 
 
@@ -323,7 +336,7 @@ def combine_evidence(
     if report is not None:
         label, source = ("cold" if report.is_cold else "warm"), "platform"
     elif fields.invocation_n is not None:
-        label, source = ("cold" if fields.invocation_n == 1 else "warm"), "instrumented"
+        label, source = ("cold" if fields.cold else "warm"), "instrumented"
     elif fields.instance_id is not None:
         label = "warm" if fields.instance_id in seen_instances else "cold"
         source = "instance"
