@@ -600,10 +600,10 @@ def build_environment_warnings(base_manifest: Mapping, new_manifest: Mapping) ->
     if _canonical(base_manifest.get("suite")) != _canonical(new_manifest.get("suite")):
         out.append("suite differs between the runs (targets, scenarios or thresholds changed)")
     for side, manifest in (("base", base_manifest), ("new", new_manifest)):
-        other = other_host_cores(manifest)
-        if other is not None and other >= HOST_BUSY_CORES:
-            out.append(f"{side} run shared its host: other work used {other:.2f} CPU cores "
-                       "while it measured; its latencies are not judged (rerun on a quiet host)")
+        if host_was_busy(manifest):
+            out.append(f"{side} run shared its host: other work used "
+                       f"{other_host_cores(manifest):.2f} CPU cores while it measured; its "
+                       "latencies are not judged (rerun on a quiet host)")
     base_load, new_load = _host_load(base_manifest), _host_load(new_manifest)
     if base_load is not None and new_load is not None and abs(new_load - base_load) > HOST_LOAD_WARN:
         out.append(f"host load differed (load average {base_load:.1f} vs {new_load:.1f}): other "
@@ -616,10 +616,11 @@ def build_environment_warnings(base_manifest: Mapping, new_manifest: Mapping) ->
 
 
 HOST_LOAD_WARN = 0.75  # load-average difference (cores busy) worth a warning
-# Other work on the host (coldbench.hostload), in cores, from which a run's latencies are not
-# judged: on the sandbox, runs that shared both cores of the host with a load generator came
-# out ×2 slower throughout, cold and warm alike, with no drift inside them to show it.
-HOST_BUSY_CORES = 0.5
+# Share of the host's CPUs that other work (coldbench.hostload) used during a run from which its
+# latencies are not judged (half a core on a 2-core host): on the sandbox, runs that shared the
+# host with a load generator came out ×2 slower throughout, cold and warm alike, with no drift
+# inside them to show it.
+HOST_BUSY_FRACTION = 0.25
 
 
 def other_host_cores(manifest: Mapping) -> float | None:
@@ -628,13 +629,20 @@ def other_host_cores(manifest: Mapping) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def host_was_busy(manifest: Mapping) -> bool:
+    """Whether other work used at least `HOST_BUSY_FRACTION` of the host's CPUs during the run."""
+    other = other_host_cores(manifest)
+    cores = (manifest.get("host_cpu") or {}).get("cores") or 1
+    return other is not None and other >= HOST_BUSY_FRACTION * float(cores)
+
+
 def set_aside_busy_host(comparisons: Iterable[MetricComparison], base_manifest: Mapping,
                         new_manifest: Mapping) -> list[MetricComparison]:
     """Latency verdicts become `insufficient` when either run shared its host with other work
-    (`HOST_BUSY_CORES`): a busy host slows a whole run evenly, which no statistic of the run
+    (`HOST_BUSY_FRACTION`): a busy host slows a whole run evenly, which no statistic of the run
     can tell from a slower function. Rates, keep-alive and errors are kept."""
     busy = [side for side, m in (("base", base_manifest), ("new", new_manifest))
-            if (other_host_cores(m) or 0.0) >= HOST_BUSY_CORES]
+            if host_was_busy(m)]
     if not busy:
         return list(comparisons)
     note = f"not judged: the {' and '.join(busy)} run shared its host with other work"

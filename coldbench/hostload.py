@@ -8,7 +8,7 @@ busy CPU time (psutil: all CPUs, not idle, not waiting for I/O) and coldbench's 
 the difference is the CPU, in cores, that other processes used while the run measured.
 
 `coldbench compare` warns when a run shared its host, and does not judge latencies from it
-(coldbench.compare.HOST_BUSY_CORES).
+(coldbench.compare.HOST_BUSY_FRACTION).
 """
 
 from __future__ import annotations

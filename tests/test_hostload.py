@@ -11,7 +11,7 @@ import time
 import numpy as np
 from test_compare_sim import SANDBOX_LIKE, simulate_pair
 
-from coldbench.compare import HOST_BUSY_CORES, compare_runs
+from coldbench.compare import HOST_BUSY_FRACTION, compare_runs
 from coldbench.hostload import CpuSnapshot, describe_host_cpu, take_cpu_snapshot
 
 BURN = "import time\nt = time.monotonic()\nwhile time.monotonic() - t < {s}: pass\n"
@@ -57,8 +57,8 @@ def test_compare_sets_aside_latencies_of_a_run_that_shared_its_host() -> None:
     rates still judged; the same run from a quiet host is judged."""
     base, _same = simulate_pair(SANDBOX_LIKE, SANDBOX_LIKE, 5)
     slow = base.assign(latency_ms=base["latency_ms"] * 2.0)
-    busy = {"host_cpu": {"other_cores": HOST_BUSY_CORES + 0.8}}
-    quiet = {"host_cpu": {"other_cores": 0.05}}
+    busy = {"host_cpu": {"other_cores": HOST_BUSY_FRACTION * 2 + 0.3, "cores": 2}}
+    quiet = {"host_cpu": {"other_cores": 0.05, "cores": 2}}
     judged = compare_runs(base, slow, base_manifest=quiet, new_manifest=quiet)
     assert judged.exit_status == 1
     result = compare_runs(base, slow, base_manifest=quiet, new_manifest=busy)
