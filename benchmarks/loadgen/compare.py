@@ -5,9 +5,15 @@ Every row runs against the same URL (run_all.sh starts a local nginx answering `
   keep-alive p50, c=1     `warm` scenario, connection reuse  vs  wrk -t1 -c1 --latency
   fresh-conn p50, c=1     `warm` scenario, connection fresh  vs  hey -c 1 -disable-keepalive
   closed c=50, 1 process  `closed` scenario, --workers 1     vs  bare aiohttp+uvloop loop
-  closed c=50, 2 procs    `closed` scenario, --workers 2     vs  hey -c 50 -z 10s
+  closed c=50, 2 procs    `closed` scenario, --workers 2     vs  hey -c 50 -z
   open loop 5,000/s       `rate` scenario, --workers 1: achieved rate and schedule lag p99
   coordinated omission    `rate` 1,000/s for 10 s against a server that stalls once for 1 s
+
+The first four rows compare coldbench with another tool. Loopback on a small VM changes speed
+from one minute to the next, so each of them runs in `--rounds` rounds (default 3), coldbench
+and the other tool back to back in each (the order alternating), each run a `--rounds`-th of
+the row's length; the row shows the median of each tool's values and the median of the
+per-round ratios, and the note lists every round.
 
 coldbench runs through its API (`execute_run`) on suites written to a temporary directory;
 samples come from `coldbench.load_run`, rates and client cost from the manifest. The bare loops
@@ -28,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,10 +63,14 @@ class Row:
     reference_name: str = ""
     goal: str = ""  # e.g. "<= 1.5x", ">= 0.95x", "<= 1.01x", "< 1 ms", ">= 500 ms"
     note: str = ""
+    rounds: tuple[tuple[float, float], ...] = ()  # (coldbench, reference) measured back to back
 
     @property
     def ratio(self) -> float | None:
-        """coldbench / reference (None without a reference)."""
+        """coldbench / reference: the median of the per-round ratios when measured in rounds
+        (None without a reference)."""
+        if self.rounds:
+            return float(np.median([ours / ref for ours, ref in self.rounds]))
         return self.coldbench / self.reference if self.reference else None
 
     @property
@@ -81,6 +92,15 @@ class Sizes:
     fresh_count: int = 5_000
     open_rate_per_s: float = 5_000.0
     co_seconds: float = 10.0
+    rounds: int = 3  # the comparison rows alternate the two tools this many times
+
+    def round_s(self) -> int:
+        """Whole seconds per round of a timed run (wrk takes whole seconds only)."""
+        return max(1, round(self.duration_s / self.rounds))
+
+    def round_count(self, total: int) -> int:
+        """Requests per round of a counted run."""
+        return max(1, total // self.rounds)
 
 
 # -- suites ------------------------------------------------------------------------------------
@@ -228,46 +248,106 @@ def run_bare_loop(url: str, concurrency: int, fresh: bool = False, duration_s: f
 
 # -- the rows ----------------------------------------------------------------------------------
 
+Measure = Callable[[int], float]  # round number -> one tool's figure for that round
+
+
+def measure_alternating(rounds: int, coldbench: Measure, reference: Measure) -> tuple[tuple[float, float], ...]:
+    """(coldbench, reference) for each round, the two measured back to back so both see the same
+    machine state; the reference goes first in even rounds, coldbench in odd ones."""
+    pairs = []
+    for k in range(rounds):
+        if k % 2 == 0:
+            ref = reference(k)
+            ours = coldbench(k)
+        else:
+            ours = coldbench(k)
+            ref = reference(k)
+        pairs.append((ours, ref))
+    return tuple(pairs)
+
+
+def build_rounds_row(name: str, unit: str, pairs: tuple[tuple[float, float], ...],
+                     reference_name: str, goal: str, note: str) -> Row:
+    """A comparison row from its rounds: each tool's median, and (in `ratio`) the median ratio."""
+    return Row(name, float(np.median([ours for ours, _ in pairs])), unit,
+               float(np.median([ref for _, ref in pairs])), reference_name, goal, note, pairs)
+
+
 def measure_keepalive(url: str, scratch: Path, sizes: Sizes) -> Row:
-    """coldbench warm/reuse p50 vs wrk -t1 -c1."""
-    wrk = parse_wrk_output(run_tool(["wrk", "-t1", "-c1", f"-d{sizes.duration_s:g}s", "--latency",
-                                     url], sizes.duration_s + 30))
-    frame, _ = run_coldbench(scratch, "keepalive", url, "reuse",
-                             {"type": "warm", "count": sizes.keepalive_count})
-    bare_p50, _ = run_bare_loop(url, 1, count=sizes.keepalive_count)
-    return Row("keep-alive latency p50, c=1", compute_user_p50_ms(frame) * 1e3, "µs", wrk["p50"] * 1e3,
-               "wrk -t1 -c1", "<= 1.5x", f"bare aiohttp p50 {bare_p50 * 1e3:.0f} µs")
+    """coldbench warm/reuse p50 vs wrk -t1 -c1, alternating."""
+    count, seconds = sizes.round_count(sizes.keepalive_count), sizes.round_s()
+
+    def coldbench(k: int) -> float:
+        frame, _ = run_coldbench(scratch, f"keepalive-{k}", url, "reuse", {"type": "warm", "count": count})
+        return compute_user_p50_ms(frame) * 1e3
+
+    def wrk(_k: int) -> float:
+        return parse_wrk_output(run_tool(["wrk", "-t1", "-c1", f"-d{seconds}s", "--latency", url],
+                                         seconds + 30))["p50"] * 1e3
+
+    pairs = measure_alternating(sizes.rounds, coldbench, wrk)
+    bare_p50, _ = run_bare_loop(url, 1, count=count)
+    return build_rounds_row("keep-alive latency p50, c=1", "µs", pairs, "wrk -t1 -c1", "<= 1.5x",
+                            f"bare aiohttp p50 {bare_p50 * 1e3:.0f} µs; rounds of {count} requests "
+                            f"/ wrk {seconds} s")
 
 
 def measure_fresh(url: str, scratch: Path, sizes: Sizes) -> Row:
-    """coldbench warm/fresh p50 vs hey -c 1 -disable-keepalive (p50 interpolated in 0.1 ms bins)."""
-    n = sizes.fresh_count
-    hey_s = parse_hey_csv(run_tool(["hey", "-c", "1", "-n", str(n), "-disable-keepalive", "-o", "csv",
-                                    url], 300))
-    frame, _ = run_coldbench(scratch, "fresh", url, "fresh", {"type": "warm", "count": n})
+    """coldbench warm/fresh p50 vs hey -c 1 -disable-keepalive (p50 interpolated in 0.1 ms bins),
+    alternating."""
+    n = sizes.round_count(sizes.fresh_count)
+
+    def coldbench(k: int) -> float:
+        frame, _ = run_coldbench(scratch, f"fresh-{k}", url, "fresh", {"type": "warm", "count": n})
+        return compute_user_p50_ms(frame) * 1e3
+
+    def hey(_k: int) -> float:
+        out = run_tool(["hey", "-c", "1", "-n", str(n), "-disable-keepalive", "-o", "csv", url], 300)
+        return compute_binned_median_s(parse_hey_csv(out)) * 1e6
+
+    pairs = measure_alternating(sizes.rounds, coldbench, hey)
     bare_p50, _ = run_bare_loop(url, 1, fresh=True, count=n)
-    return Row("fresh-connection latency p50, c=1", compute_user_p50_ms(frame) * 1e3, "µs",
-               compute_binned_median_s(hey_s) * 1e6, "hey -disable-keepalive", "<= 1.3x",
-               f"bare aiohttp p50 {bare_p50 * 1e3:.0f} µs; hey p50 interpolated in 0.1 ms bins")
+    return build_rounds_row("fresh-connection latency p50, c=1", "µs", pairs, "hey -disable-keepalive",
+                            "<= 1.3x", f"bare aiohttp p50 {bare_p50 * 1e3:.0f} µs; hey p50 "
+                            f"interpolated in 0.1 ms bins; rounds of {n} requests each")
 
 
 def measure_closed_one(url: str, scratch: Path, sizes: Sizes) -> Row:
-    """coldbench closed c=50 in one process vs a bare aiohttp+uvloop loop at c=50."""
-    _, bare_rate = run_bare_loop(url, 50, duration_s=sizes.duration_s)
-    _, manifest = run_coldbench(scratch, "closed1", url, "reuse", {
-        "type": "closed", "concurrency": 50, "duration": f"{sizes.duration_s:g}s"}, workers=1)
-    return Row("closed-loop throughput c=50, 1 process", compute_closed_rate_per_s(manifest), "req/s",
-               bare_rate, "bare aiohttp+uvloop", ">= 0.95x", format_client_note(manifest))
+    """coldbench closed c=50 in one process vs a bare aiohttp+uvloop loop at c=50, alternating."""
+    seconds = sizes.round_s()
+    notes: list[str] = []
+
+    def coldbench(k: int) -> float:
+        _, manifest = run_coldbench(scratch, f"closed1-{k}", url, "reuse", {
+            "type": "closed", "concurrency": 50, "duration": f"{seconds}s"}, workers=1)
+        notes.append(format_client_note(manifest))
+        return compute_closed_rate_per_s(manifest)
+
+    def bare(_k: int) -> float:
+        return run_bare_loop(url, 50, duration_s=seconds)[1]
+
+    pairs = measure_alternating(sizes.rounds, coldbench, bare)
+    return build_rounds_row("closed-loop throughput c=50, 1 process", "req/s", pairs,
+                            "bare aiohttp+uvloop", ">= 0.95x", f"{'; '.join(notes)}; rounds of {seconds} s")
 
 
 def measure_closed_two(url: str, scratch: Path, sizes: Sizes) -> Row:
-    """coldbench closed c=50 with --workers 2 vs hey -c 50 -z."""
-    hey_rate = parse_hey_rate(run_tool(["hey", "-c", "50", "-z", f"{sizes.duration_s:g}s", url],
-                                       sizes.duration_s + 60))
-    _, manifest = run_coldbench(scratch, "closed2", url, "reuse", {
-        "type": "closed", "concurrency": 50, "duration": f"{sizes.duration_s:g}s"}, workers=2)
-    return Row("closed-loop throughput c=50, --workers 2", compute_closed_rate_per_s(manifest), "req/s",
-               hey_rate, "hey -c 50 -z", ">= 1.0x", format_client_note(manifest))
+    """coldbench closed c=50 with --workers 2 vs hey -c 50 -z, alternating."""
+    seconds = sizes.round_s()
+    notes: list[str] = []
+
+    def coldbench(k: int) -> float:
+        _, manifest = run_coldbench(scratch, f"closed2-{k}", url, "reuse", {
+            "type": "closed", "concurrency": 50, "duration": f"{seconds}s"}, workers=2)
+        notes.append(format_client_note(manifest))
+        return compute_closed_rate_per_s(manifest)
+
+    def hey(_k: int) -> float:
+        return parse_hey_rate(run_tool(["hey", "-c", "50", "-z", f"{seconds}s", url], seconds + 60))
+
+    pairs = measure_alternating(sizes.rounds, coldbench, hey)
+    return build_rounds_row("closed-loop throughput c=50, --workers 2", "req/s", pairs, "hey -c 50 -z",
+                            ">= 1.0x", f"{'; '.join(notes)}; rounds of {seconds} s")
 
 
 def measure_open_loop(url: str, scratch: Path, sizes: Sizes) -> list[Row]:
@@ -321,9 +401,18 @@ def format_table(rows: list[Row]) -> str:
         lines.append(f"{row.name:42} {format_figure(row.coldbench, row.unit):>14} "
                      f"{format_figure(row.reference, row.unit):>14}  {row.reference_name:24} "
                      f"{ratio:>7}  {row.goal + unit:10} {'yes' if row.met else 'NO'}")
+    if any(row.rounds for row in rows):
+        lines.append("(rows measured in rounds: each tool's median, and the median of the per-round ratios)")
     lines.append("")
     lines += [f"{row.name}: {row.note}" for row in rows if row.note]
+    lines += [f"{row.name}, rounds: {format_rounds(row)}" for row in rows if row.rounds]
     return "\n".join(lines)
+
+
+def format_rounds(row: Row) -> str:
+    """Every round's figures in order, e.g. '61 / 20 µs = 3.05x, 59 / 55 µs = 1.07x'."""
+    return ", ".join(f"{format_figure(ours, row.unit).removesuffix(' ' + row.unit)} / "
+                     f"{format_figure(ref, row.unit)} = {ours / ref:.2f}x" for ours, ref in row.rounds)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -331,6 +420,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True, help="a local nginx answering 200 (run_all.sh)")
     parser.add_argument("--quick", action="store_true", help="short runs: a smoke test, not figures")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternate coldbench and the other tool this many times in the "
+                             "comparison rows (default 3; each run 1/rounds of the row's length)")
     parser.add_argument("--only", nargs="*", default=None,
                         choices=["keepalive", "fresh", "closed1", "closed2", "open", "co"])
     return parser.parse_args(argv)
@@ -341,7 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.url.startswith(("http://127.0.0.1", "http://localhost")):
         raise SystemExit("error: --url must be a loopback address (the benchmark sends load)")
-    sizes = Sizes(2.0, 2_000, 1_000, 5_000.0, 10.0) if args.quick else Sizes()
+    if args.rounds < 1:
+        raise SystemExit("error: --rounds must be at least 1")
+    sizes = Sizes(2.0, 2_000, 1_000, 5_000.0, 10.0, args.rounds) if args.quick else Sizes(rounds=args.rounds)
     scratch = Path(tempfile.mkdtemp(prefix="coldbench-compare-"))
     steps = {
         "keepalive": lambda: [measure_keepalive(args.url, scratch, sizes)],
