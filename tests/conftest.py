@@ -19,6 +19,13 @@ def echo_url() -> Iterator[str]:
         yield server.url
 
 
+@pytest.fixture(scope="module")
+def faults() -> Iterator[dict[str, str]]:
+    """The fault server's ready line: its URLs by name."""
+    with ServerProcess("coldbench.testing.fault_server") as server:
+        yield server.info
+
+
 @pytest.fixture
 def write_suite(tmp_path: Path):
     """Write suite text to a file in tmp_path and return its path."""

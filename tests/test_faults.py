@@ -3,7 +3,6 @@ with its documented error kind; a run with faulty targets completes and spares t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,37 +14,10 @@ from coldbench.runner import RunOptions, execute_run
 from coldbench.sample import Sample
 from coldbench.suite import TargetSpec, load_suite
 from coldbench.testing import fault_server
-from coldbench.testing.childproc import ServerProcess
 
 TIMEOUT_S = 1.0
 
-# (ready-line key, path, error kind); the module docstring of fault_server documents each row.
-FAULT_MODES = [
-    ("dns_url", "/", "dns"),
-    ("refused_url", "/", "refused"),
-    ("blackhole_url", "/", "connect_timeout"),
-    ("tls_url", "/ok", "tls"),
-    ("url", "/hang-headers", "timeout_headers"),
-    ("url", "/hang-body", "timeout_body"),
-    ("url", "/drip?bytes_per_s=20&bytes=100", "timeout_body"),
-    ("url", "/reset", "reset"),
-    ("url", "/reset-body", "reset"),
-    ("url", "/close", "closed"),
-    ("url", "/malformed", "malformed"),
-    ("url", "/wrong-length", "payload"),
-    ("url", "/status/404", "http_4xx"),
-    ("url", "/status/503", "http_5xx"),
-    ("url", "/storm", "http_5xx"),
-    ("url", "/429?retry_after=1", "throttled"),
-    ("url", "/redirect-loop", "redirect_loop"),
-]
-
-
-@pytest.fixture(scope="module")
-def faults() -> Iterator[dict[str, str]]:
-    """The fault server's ready line: its URLs by name."""
-    with ServerProcess("coldbench.testing.fault_server") as server:
-        yield server.info
+FAULT_MODES = fault_server.EXPECTED_ERROR_KINDS
 
 
 def probe_once(url: str, *, max_body_bytes: int = 1 << 20, connection: str = "fresh") -> Sample:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import shutil
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import pytest
 import uvloop
@@ -24,35 +24,8 @@ from coldbench.testing.childproc import ServerProcess
 
 TIMEOUT_S = 1.0
 
-# (ready-line key, path, error kind): the fault server's table, as tests/test_faults.py checks it
-# for aiohttp. /bad-chunk is a payload error here (llhttp rejects the chunk size at once).
-FAULT_MODES = [
-    ("dns_url", "/", "dns"),
-    ("refused_url", "/", "refused"),
-    ("blackhole_url", "/", "connect_timeout"),
-    ("tls_url", "/ok", "tls"),
-    ("url", "/hang-headers", "timeout_headers"),
-    ("url", "/hang-body", "timeout_body"),
-    ("url", "/drip?bytes_per_s=20&bytes=100", "timeout_body"),
-    ("url", "/reset", "reset"),
-    ("url", "/reset-body", "reset"),
-    ("url", "/close", "closed"),
-    ("url", "/malformed", "malformed"),
-    ("url", "/wrong-length", "payload"),
-    ("url", "/bad-chunk", "payload"),
-    ("url", "/status/404", "http_4xx"),
-    ("url", "/status/503", "http_5xx"),
-    ("url", "/storm", "http_5xx"),
-    ("url", "/429?retry_after=1", "throttled"),
-    ("url", "/redirect-loop", "redirect_loop"),
-]
-
-
-@pytest.fixture(scope="module")
-def faults() -> Iterator[dict[str, str]]:
-    """The fault server's ready line: its URLs by name."""
-    with ServerProcess("coldbench.testing.fault_server") as server:
-        yield server.info
+# /bad-chunk is a payload error here (llhttp rejects the chunk size at once).
+FAULT_MODES = [*fault_server.EXPECTED_ERROR_KINDS, ("url", "/bad-chunk", "payload")]
 
 
 def lean_probes(target: TargetSpec, count: int = 1) -> list[Sample]:
