@@ -312,16 +312,24 @@ def measure_fresh(url: str, scratch: Path, sizes: Sizes) -> Row:
                             f"interpolated in 0.1 ms bins; rounds of {n} requests each")
 
 
+def closed_coldbench(url: str, scratch: Path, seconds: int, workers: int,
+                     notes: list[str]) -> Callable[[int], float]:
+    """Round k of coldbench's closed loop at c=50 with `workers` processes: its rate (req/s);
+    the client-CPU note of each round goes to `notes`."""
+    def run(k: int) -> float:
+        _, manifest = run_coldbench(scratch, f"closed{workers}-{k}", url, "reuse", {
+            "type": "closed", "concurrency": 50, "duration": f"{seconds}s"}, workers=workers)
+        notes.append(format_client_note(manifest))
+        return compute_closed_rate_per_s(manifest)
+
+    return run
+
+
 def measure_closed_one(url: str, scratch: Path, sizes: Sizes) -> Row:
     """coldbench closed c=50 in one process vs a bare aiohttp+uvloop loop at c=50, alternating."""
     seconds = sizes.round_s()
     notes: list[str] = []
-
-    def coldbench(k: int) -> float:
-        _, manifest = run_coldbench(scratch, f"closed1-{k}", url, "reuse", {
-            "type": "closed", "concurrency": 50, "duration": f"{seconds}s"}, workers=1)
-        notes.append(format_client_note(manifest))
-        return compute_closed_rate_per_s(manifest)
+    coldbench = closed_coldbench(url, scratch, seconds, 1, notes)
 
     def bare(_k: int) -> float:
         return run_bare_loop(url, 50, duration_s=seconds)[1]
@@ -335,12 +343,7 @@ def measure_closed_two(url: str, scratch: Path, sizes: Sizes) -> Row:
     """coldbench closed c=50 with --workers 2 vs hey -c 50 -z, alternating."""
     seconds = sizes.round_s()
     notes: list[str] = []
-
-    def coldbench(k: int) -> float:
-        _, manifest = run_coldbench(scratch, f"closed2-{k}", url, "reuse", {
-            "type": "closed", "concurrency": 50, "duration": f"{seconds}s"}, workers=2)
-        notes.append(format_client_note(manifest))
-        return compute_closed_rate_per_s(manifest)
+    coldbench = closed_coldbench(url, scratch, seconds, 2, notes)
 
     def hey(_k: int) -> float:
         return parse_hey_rate(run_tool(["hey", "-c", "50", "-z", f"{seconds}s", url], seconds + 60))
