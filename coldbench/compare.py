@@ -65,6 +65,7 @@ MIN_GROUP_SIZE = 5  # fewer samples than this in either run: no verdict
 DRIFT_MAX_BLOCKS = 8  # time blocks per run for the drift estimate
 DRIFT_MIN_BLOCK = 4  # samples per block at least (fewer blocks when a run has few samples)
 DRIFT_PERMUTATIONS = 200
+DRIFT_MAX_VALUES = 4096  # longer series are thinned (the shuffles hold permutations × values)
 DRIFT_EVIDENCE = 0.99  # drift counts when the blocks vary more than 99% of shuffles do
 MIN_BASELINE_RUNS = 3  # from this many base runs on, run noise is measured, not assumed
 BASE_RUN_COLUMN = "base_run"  # which base run a sample came from (several base runs)
@@ -202,6 +203,8 @@ def estimate_drift_variance(logs_in_time_order: np.ndarray, rng: np.random.Gener
     too few values for two blocks."""
     logs = np.asarray(logs_in_time_order, dtype=float)
     logs = logs[np.isfinite(logs)]
+    if logs.size > DRIFT_MAX_VALUES:  # a load run's millions: every k-th, still in time order
+        logs = logs[:: -(-logs.size // DRIFT_MAX_VALUES)]
     blocks = min(DRIFT_MAX_BLOCKS, logs.size // DRIFT_MIN_BLOCK)
     if blocks < 2:
         return 0.0

@@ -175,3 +175,13 @@ def test_jittered_gaps_share_a_stratum() -> None:
     strata = count_cold_by_gap(frame)
     assert sorted(n for _cold, n in strata.values()) == [1, 3, 3]
     assert strata[0.0] == (1, 1)
+
+
+def test_drift_of_a_long_load_run_is_estimated_on_a_thinned_series() -> None:
+    """A million-sample load run: bounded memory (thinned to ~4k values), and a step in the
+    middle of the run is still seen."""
+    rng = np.random.default_rng(5)
+    values = rng.lognormal(0.0, 0.2, 1_000_000)
+    values[500_000:] *= 1.5
+    drift = estimate_drift_variance(np.log(values), np.random.default_rng(6))
+    assert 0.02 < drift < 0.1  # blocks at ±log(1.5)/2: variance ≈ 0.047
