@@ -213,3 +213,4 @@ def test_pool_judges_copies_as_one_target(runs: dict[str, Path], tmp_path: Path)
     cold = next(c for c in document["comparisons"] if c["key"] == "cold.p50")
     assert cold["verdict"] == "regressed" and cold["base_n"] >= 60
     assert main(["compare", str(runs["base"]), str(runs["same"]), "--pool", "all"]) == 2
+    assert main(["compare", str(runs["base"]), str(runs["same"]), "--pool", "x=nothing*"]) == 2

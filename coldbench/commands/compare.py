@@ -99,6 +99,17 @@ def parse_run_noise(text: str) -> float:
     return math.log1p(fraction)
 
 
+def check_pools_match(pools: dict[str, str], targets: set[str]) -> None:
+    """ConfigError naming a --pool whose glob matches no target of either run."""
+    import fnmatch
+
+    for name, pattern in pools.items():
+        if not any(fnmatch.fnmatchcase(str(t), pattern) for t in targets):
+            known = ", ".join(sorted(map(str, targets))[:8])
+            raise ConfigError(f"--pool {name}={pattern}: matches no target of either run "
+                              f"(targets: {known})")
+
+
 def run(args: argparse.Namespace) -> int:
     """Execute `compare`: load both runs, compare, write the report; exit 0/1 (2 via errors)."""
     from coldbench import compare_format
@@ -111,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
     base_manifest, new_manifest = load_manifest(bases[-1]), load_manifest(args.new)
     base_frame = (load_run(bases[0]) if len(bases) == 1
                   else combine_base_runs([load_run(path) for path in bases]))
-    base_frame, new_frame = pool_targets(base_frame, pools), pool_targets(load_run(args.new), pools)
+    new_frame = load_run(args.new)
+    check_pools_match(pools, set(base_frame["target"]) | set(new_frame["target"]))
+    base_frame, new_frame = pool_targets(base_frame, pools), pool_targets(new_frame, pools)
     base_name = str(bases[0]) if len(bases) == 1 else f"{len(bases)} runs ({bases[0]} .. {bases[-1]})"
     result = compare_runs(base_frame, new_frame, config,
                           base_manifest=base_manifest, new_manifest=new_manifest,
