@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import hashlib
 import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from coldbench.errors import ConfigError
 from coldbench.redact import redact_snapshot
-from coldbench.units import parse_duration_s
+from coldbench.tomlcheck import TomlChecker, did_you_mean, type_name
 
 ENV_RE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 TARGET_KINDS = ("serverless", "container")
@@ -122,12 +121,6 @@ class Suite:
         raise KeyError(name)
 
 
-def did_you_mean(word: str, options: Sequence[str], otherwise: str = "") -> str:
-    """Hint for an error message: "; did you mean 'x'?" for the closest option, else `otherwise`."""
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else otherwise
-
-
 def load_suite(path: str | Path, env: Mapping[str, str] | None = None) -> Suite:
     """Read and validate a suite file; raise ConfigError naming the file and key on any fault."""
     path = Path(path)
@@ -183,26 +176,17 @@ def build_suite(raw: dict[str, Any], source: str, env: Mapping[str, str]) -> Sui
     )
 
 
-class _Ctx:
+class _Ctx(TomlChecker):
     """Validation helpers that know the source file name for error messages."""
 
     def __init__(self, source: str, env: Mapping[str, str]) -> None:
-        self.source = source
+        super().__init__(source)
         self.env = env
         self.secrets: set[str] = set()
 
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {key}: {message}")
-
-    def check_keys(self, table: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
-        for key in table:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed, otherwise=f"; valid keys: {', '.join(allowed)}")
-                raise self.fail(f"{where}.{key}" if where else key, f"unknown key{hint}")
-
     def table(self, value: Any, key: str) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise self.fail(key, f"expected a table, got {_type_name(value)}")
+            raise self.fail(key, f"expected a table, got {type_name(value)}")
         return value
 
     def array_of_tables(self, value: Any, key: str, required: bool = False) -> list[dict[str, Any]]:
@@ -211,47 +195,29 @@ class _Ctx:
                 raise self.fail(key, f"missing; add at least one [[{key}]] table")
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail(key, f"expected an array of tables ([[{key}]]), got {_type_name(value)}")
+            raise self.fail(key, f"expected an array of tables ([[{key}]]), got {type_name(value)}")
         if required and not value:
             raise self.fail(key, f"empty; add at least one [[{key}]] table")
         return value
 
-    def string(self, value: Any, key: str) -> str:
-        if not isinstance(value, str):
-            raise self.fail(key, f"expected a string, got {_type_name(value)}")
-        return value
-
     def integer(self, value: Any, key: str, minimum: int | None = None) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, f"expected an integer, got {_type_name(value)}")
+            raise self.fail(key, f"expected an integer, got {type_name(value)}")
         if minimum is not None and value < minimum:
             raise self.fail(key, f"must be >= {minimum}, got {value}")
         return value
 
     def number(self, value: Any, key: str, minimum: float = 0.0) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(key, f"expected a number, got {_type_name(value)}")
+            raise self.fail(key, f"expected a number, got {type_name(value)}")
         if value < minimum:
             raise self.fail(key, f"must be >= {minimum:g}, got {value}")
         return float(value)
 
     def boolean(self, value: Any, key: str) -> bool:
         if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {_type_name(value)}")
+            raise self.fail(key, f"expected true or false, got {type_name(value)}")
         return value
-
-    def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
-        text = self.string(value, key)
-        if text not in choices:
-            hint = did_you_mean(text, choices)
-            raise self.fail(key, f"must be one of {', '.join(choices)}, got {text!r}{hint}")
-        return text
-
-    def duration(self, value: Any, key: str) -> float:
-        try:
-            return parse_duration_s(value, key)
-        except ConfigError as exc:
-            raise ConfigError(f"{self.source}: {exc}") from None
 
     def expand_env(self, value: str, key: str) -> str:
         def replace(match: re.Match[str]) -> str:
@@ -262,12 +228,6 @@ class _Ctx:
             return self.env[name]
 
         return ENV_RE.sub(replace, value)
-
-
-def _type_name(value: Any) -> str:
-    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean"}.get(
-        type(value), type(value).__name__
-    )
 
 
 def _build_target(ctx: _Ctx, raw: dict[str, Any], index: int) -> TargetSpec:

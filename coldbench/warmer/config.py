@@ -41,9 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coldbench.errors import ConfigError
-from coldbench.suite import Suite, did_you_mean
-from coldbench.units import parse_duration_s
+from coldbench.suite import Suite
+from coldbench.tomlcheck import TomlChecker, did_you_mean
 from coldbench.warmer.cost import Pricing
 from coldbench.warmer.strategies import (
     STRATEGY_TYPES,
@@ -133,29 +132,17 @@ class WarmerConfig:
         return tuple(lane.strategy for lane in self.lanes)
 
 
-class _Check:
-    """Typed reads of raw TOML values that fail with `<file>: <key>: <problem>`."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {key}: {message}")
+class _Check(TomlChecker):
+    """Typed reads of the warmer tables' raw TOML values (stricter strings, bounded numbers)."""
 
     def keys(self, table: Any, allowed: tuple[str, ...], where: str) -> dict[str, Any]:
         if not isinstance(table, dict):
             raise self.fail(where, f"expected a table, got {type(table).__name__}")
-        for key in table:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed, otherwise=f"; valid keys: {', '.join(allowed)}")
-                raise self.fail(f"{where}.{key}", f"unknown key{hint}")
+        self.check_keys(table, allowed, where)
         return table
 
     def duration(self, value: Any, key: str, positive: bool = False) -> float:
-        try:
-            seconds = parse_duration_s(value, key)
-        except ConfigError as exc:
-            raise ConfigError(f"{self.source}: {exc}") from None
+        seconds = super().duration(value, key)
         if positive and seconds <= 0:
             raise self.fail(key, "must be > 0")
         return seconds
@@ -178,13 +165,6 @@ class _Check:
         if not isinstance(value, str) or not value:
             raise self.fail(key, f"expected a non-empty string, got {value!r}")
         return value
-
-    def choice(self, value: Any, key: str, choices: tuple[str, ...]) -> str:
-        text = self.string(value, key)
-        if text not in choices:
-            hint = did_you_mean(text, choices)
-            raise self.fail(key, f"must be one of {', '.join(choices)}, got {text!r}{hint}")
-        return text
 
 
 def build_warmer_config(suite: Suite) -> WarmerConfig:
